@@ -1,0 +1,1 @@
+"""LEAN-side skeleton shared by the algorithms (imports AlgorithmImports; models never do)."""

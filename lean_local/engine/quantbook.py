@@ -1,0 +1,56 @@
+"""``QuantBook`` for research notebooks: ``add_equity`` and ``history`` over a LEAN data folder.
+
+Under ``lean research`` the real QuantBook reads the CLI's data folder; locally the folder comes
+from ``LEAN_DATA_FOLDER`` or from ``lean.json`` found upward from the working directory. The
+clock is "now" (the end of the data), so ``history(symbol, n)`` returns the last n bars.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .data_source import DataFolder
+from .errors import StrictAttributes
+from .history import daily_history
+from .project import find_cli_root, parse_lean_json
+from .securities import Security, SecurityManager
+from .symbols import Resolution, Symbol, to_symbol
+
+
+def default_data_folder() -> Path:
+    env = os.environ.get("LEAN_DATA_FOLDER")
+    if env:
+        return Path(env)
+    root = find_cli_root(Path.cwd())
+    if root is None:
+        raise FileNotFoundError("QuantBook: set LEAN_DATA_FOLDER or run inside a folder below lean.json")
+    return root / parse_lean_json((root / "lean.json").read_text()).get("data-folder", "data")
+
+
+class QuantBook(StrictAttributes):
+    def __init__(self, data_folder: str | Path | None = None) -> None:
+        self._data = DataFolder(data_folder or default_data_folder())
+        self.securities = SecurityManager()
+        self.time = dt.datetime.now()
+
+    def add_equity(self, ticker: str, resolution: Any = Resolution.DAILY, *args: Any, **kwargs: Any) -> Security:
+        if resolution not in (None, Resolution.DAILY):
+            raise NotImplementedError("QuantBook.add_equity: only daily data is available locally")
+        return self.securities.add(Symbol(ticker, self._data.sid(ticker)))
+
+    def history(self, symbols: Any, *args: Any) -> pd.DataFrame:
+        items = [symbols] if isinstance(symbols, (Symbol, str, Security)) else list(symbols)
+        syms = [to_symbol(s) for s in items]
+        rest = [a for a in args if not isinstance(a, Resolution)]
+        if len(rest) == 1 and isinstance(rest[0], int):
+            return daily_history(self._data, syms, self.time, count=rest[0])
+        if len(rest) == 1 and isinstance(rest[0], dt.timedelta):
+            return daily_history(self._data, syms, self.time, start=self.time - rest[0])
+        if len(rest) == 2:
+            start, end = (pd.Timestamp(x).to_pydatetime() for x in rest)
+            return daily_history(self._data, syms, self.time, start=start, end=end)
+        raise TypeError("history(symbols, bar_count | timedelta | start, end[, Resolution.DAILY])")
