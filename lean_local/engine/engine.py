@@ -287,10 +287,8 @@ class BacktestEngine:
     def _midnight(self, day: dt.date) -> None:
         algo = self.algorithm
         self._set_time(dt.datetime.combine(day, dt.time()))
-        if self._is_trading_day(day):
-            self._delist(day)
         added: list[Security] = []
-        removed: list[Security] = []
+        removed: list[Security] = self._delist(day) if self._is_trading_day(day) else []
         for i, universe in enumerate(algo._universes):
             if self._selection_due(i, universe, day):
                 a, r = self._select(universe, day)
@@ -303,7 +301,9 @@ class BacktestEngine:
         if added or removed:
             algo.on_securities_changed(SecurityChanges(added, removed))
 
-    def _delist(self, day: dt.date) -> None:
+    def _delist(self, day: dt.date) -> list[Security]:
+        """Liquidate and drop securities whose map file ended before ``day``; they leave every universe."""
+        removed = []
         for symbol, security in list(self._subscribed.items()):
             mf = self.data.map_file(symbol.value)
             if mf is None or not mf.delisted or security.is_delisted or day <= mf.last_date:
@@ -318,10 +318,13 @@ class BacktestEngine:
                 self._fill(order, security, security.price, fee=0.0)
             self._pending = [o for o in self._pending if o.symbol != symbol]
             for universe in self.algorithm._universes:
-                universe.members.discard(symbol)
+                if symbol in universe.members:
+                    universe.members.discard(symbol)
+                    removed.append(security)
             del self._subscribed[symbol]
             self.record.warnings.append(f"{day}: {symbol} delisted (map file ends {mf.last_date}); "
                                         f"liquidated {quantity:g} shares at {security.price:.4f}")
+        return removed
 
     # --- the loop ---
     def _run_events(self, events: list[tuple[dt.datetime, int, Callable[[], Any]]]) -> None:
