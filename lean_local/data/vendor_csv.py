@@ -88,7 +88,10 @@ def _read_typed(path: Path, columns: list[str], numeric: list[str]) -> pd.DataFr
     dtypes = {c: "float64" for c in numeric}
     dtypes.update({"ticker": "string", "date": "string"})
     try:
-        frame = pd.read_csv(path, usecols=columns, dtype=dtypes, engine="c")
+        # No usecols: with it pandas silently accepts rows with too many fields.
+        frame = pd.read_csv(path, dtype=dtypes, engine="c")
+        frame.columns = [str(c).strip().lower() for c in frame.columns]
+        frame = frame[columns]
         frame["date"] = pd.to_datetime(frame["date"], format="ISO8601")
     except (ValueError, pd.errors.ParserError) as exc:
         problems = _locate_bad_lines(path, columns, numeric)

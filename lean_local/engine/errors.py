@@ -1,6 +1,11 @@
 """Errors the local engine raises for things LEAN would do differently or not at all."""
 from __future__ import annotations
 
+import importlib.util
+import re
+from functools import lru_cache
+from pathlib import Path
+
 
 class UnsupportedMemberError(NotImplementedError):
     """An algorithm used a LEAN member the local runner does not implement."""
@@ -14,14 +19,34 @@ class UnsupportedMemberError(NotImplementedError):
         self.member = member
 
 
+@lru_cache(maxsize=1)
+def lean_member_names() -> frozenset[str] | None:
+    """Every method and property name in quantconnect-stubs (None when the stubs are not installed)."""
+    spec = importlib.util.find_spec("QuantConnect")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    root = Path(list(spec.submodule_search_locations)[0])
+    names: set[str] = set()
+    pattern = re.compile(r"def (\w+)\(")
+    for stub in root.rglob("*.pyi"):
+        names.update(pattern.findall(stub.read_text(errors="ignore")))
+    return frozenset(names)
+
+
 class StrictAttributes:
-    """Mixin: unknown attributes raise UnsupportedMemberError instead of AttributeError.
+    """Mixin: a LEAN member we lack raises UnsupportedMemberError; a name LEAN lacks raises AttributeError.
 
     LEAN objects expose hundreds of members; a user reaching for one we lack should learn that
-    the runner is the limit, not that LEAN lacks it.
+    the runner is the limit, and a typo should still read as a typo.
     """
 
     def __getattr__(self, name: str):  # only called when normal lookup fails
-        if name.startswith("__") and name.endswith("__"):
+        if name.startswith("_"):
             raise AttributeError(name)
-        raise UnsupportedMemberError(type(self).__name__, name)
+        owner = next((c.__name__ for c in type(self).__mro__ if c.__module__.startswith("lean_local")),
+                     type(self).__name__)
+        known = lean_member_names()
+        if known is not None and name not in known:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r} "
+                                 "(nor has LEAN's API a member of that name)")
+        raise UnsupportedMemberError(owner, name)
