@@ -16,8 +16,8 @@ class SpyBuyAndHold(QCAlgorithm):
         self.settings.free_portfolio_value_percentage = 0
         self.spy = self.add_equity("SPY", Resolution.DAILY).symbol
         self.set_benchmark("SPY")
-        self.schedule.on(self.date_rules.every_day("SPY"), self.time_rules.after_market_open("SPY", 30), self.buy)
+        self.schedule.on(self.date_rules.every_day("SPY"), self.time_rules.after_market_open("SPY", 30), self.enter_position)
 
-    def buy(self) -> None:
+    def enter_position(self) -> None:
         if not self.portfolio.invested:
             self.set_holdings(self.spy, 1.0)
