@@ -108,11 +108,15 @@ class DataFolder:
         dates = self._universe_dates(etf)
         if not dates:
             raise FileNotFoundError(f"no ETF constituent files in {folder}")
-        i = int(np.searchsorted(np.array(dates, dtype="datetime64[D]"), np.datetime64(day, "D"), side="right")) - 1
+        i = int(np.searchsorted(self._universe_date_array(etf), np.datetime64(day, "D"), side="right")) - 1
         if i < 0:
             return None
         file_day = dates[i]
         return file_day, lf.read_universe_file(folder / f"{file_day:%Y%m%d}.csv")
+
+    @lru_cache(maxsize=None)
+    def _universe_date_array(self, etf: str) -> np.ndarray:
+        return np.array(self._universe_dates(etf), dtype="datetime64[D]")
 
     @lru_cache(maxsize=None)
     def _universe_dates(self, etf: str) -> list[dt.date]:

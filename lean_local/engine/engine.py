@@ -47,6 +47,7 @@ class BacktestRecord:
     holdings: list[tuple[dt.date, str, float]] = field(default_factory=list)  # date, symbol, weight
     skipped_symbols: dict[str, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    start_equity: float = 0.0
 
 
 class Slice(StrictAttributes):
@@ -80,7 +81,7 @@ class BacktestEngine:
         self.progress = progress
         self.record = BacktestRecord()
         self._subscribed: dict[Symbol, Security] = {}
-        self._cursor: dict[Symbol, int] = {}
+        self._cursor: dict[Symbol, np.ndarray] = {}
         self._pending: list[Order] = []
         self._soon: list[Callable[[], Any]] = []
         self._order_id = 0
@@ -99,8 +100,27 @@ class BacktestEngine:
             return None
         security = self.algorithm.securities.add(symbol)
         self._subscribed[symbol] = security
-        self._cursor[symbol] = 0
         return security
+
+    def _aligned_positions(self, symbol: Symbol) -> np.ndarray:
+        """Per trading day, the position of this symbol's bar that day, or -1 (computed once per symbol)."""
+        if symbol not in self._cursor:
+            bars = self._bars(symbol)
+            idx = np.searchsorted(bars.dates, self._trading_array)
+            clipped = np.minimum(idx, len(bars.dates) - 1)
+            self._cursor[symbol] = np.where(bars.dates[clipped] == self._trading_array, clipped, -1)
+        return self._cursor[symbol]
+
+    def _unsubscribe_idle(self) -> None:
+        """LEAN ends a subscription once a security is in no universe, not added by hand, and not held."""
+        members = set(self.algorithm._manual)
+        for universe in self.algorithm._universes:
+            members |= universe.members
+        pending = {o.symbol for o in self._pending}
+        members.add(self.benchmark.symbol)
+        for symbol in [s for s, sec in self._subscribed.items()
+                       if s not in members and not sec.holdings.invested and s not in pending]:
+            del self._subscribed[symbol]
 
     def _bars(self, symbol: Symbol) -> SymbolBars:
         bars = self.data.bars(symbol.value)
@@ -115,14 +135,11 @@ class BacktestEngine:
 
     def _update_prices(self, day: np.datetime64) -> dict[Symbol, Security]:
         updated = {}
+        k = self._trading_index[day]
         for symbol, security in self._subscribed.items():
-            bars = self._bars(symbol)
-            i = self._cursor[symbol]
-            n = len(bars.dates)
-            while i < n and bars.dates[i] < day:
-                i += 1
-            self._cursor[symbol] = i
-            if i < n and bars.dates[i] == day:
+            i = self._aligned_positions(symbol)[k]
+            if i >= 0:
+                bars = self._bars(symbol)
                 security.set_bar(day, bars.open[i], bars.high[i], bars.low[i], bars.close[i], bars.volume[i])
                 updated[symbol] = security
         return updated
@@ -300,6 +317,7 @@ class BacktestEngine:
                     self._seed_price(security, day)
         if added or removed:
             algo.on_securities_changed(SecurityChanges(added, removed))
+        self._unsubscribe_idle()
 
     def _delist(self, day: dt.date) -> list[Security]:
         """Liquidate and drop securities whose map file ended before ``day``; they leave every universe."""
@@ -366,7 +384,9 @@ class BacktestEngine:
     def run(self) -> BacktestRecord:
         algo = self.algorithm
         self.trading_days = self.data.calendar
-        self._trading_set = set(self.trading_days.to_numpy().astype("datetime64[D]"))
+        self._trading_array = self.trading_days.to_numpy().astype("datetime64[D]")
+        self._trading_set = set(self._trading_array)
+        self._trading_index = {d: i for i, d in enumerate(self._trading_array)}
         self._set_time(algo.start_date)
         algo.initialize()
         if self.date_overrides[0]:
@@ -379,6 +399,7 @@ class BacktestEngine:
         self.benchmark = self.subscribe(Symbol(algo.benchmark_ticker))
         if self.benchmark is None:
             raise FileNotFoundError(f"benchmark {algo.benchmark_ticker} has no daily data in {self.data.root}")
+        self.record.start_equity = algo.portfolio.total_portfolio_value
         first = self._warm_up_start(start)
         events = self._resolve(first, end)
         algo._warming_up = first < start

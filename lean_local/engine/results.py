@@ -56,6 +56,9 @@ def compute_statistics(record: BacktestRecord) -> dict[str, Any]:
     equity, orders, _ = frames(record)
     algo = series_statistics(equity["equity"], equity["benchmark"])
     algo.update(trading_statistics(orders, equity["equity"]))
+    if record.start_equity:  # LEAN: Start Equity is the cash set in initialize, not the first close
+        algo["Start Equity"] = record.start_equity
+        algo["Net Profit"] = equity["equity"].iloc[-1] / record.start_equity - 1.0
     bench_equity = equity["benchmark"] / equity["benchmark"].iloc[0] * equity["equity"].iloc[0]
     bench = series_statistics(bench_equity)
     return {"algorithm": algo, "benchmark": bench, "conventions": CONVENTIONS}
