@@ -19,7 +19,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1
 # requirement can pull the multi-GB CUDA wheel (the constraint below makes that an error, not a download).
 quiet() { "$@" 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }; return "${PIPESTATUS[0]}"; }
 quiet "$py" -m pip install -q "torch==2.13.0"
-if "$py" -c "import torch,sys; sys.exit(0 if torch.version.cuda is None else 1)"; then :; else
+if "$py" -c "import torch,sys; sys.exit(0 if torch.version.cuda is None else 1)" 2>/dev/null; then :; else
   echo "setup_env: torch is a CUDA build; this project needs the CPU build on CPU machines" >&2; exit 1
 fi
 quiet "$py" -m pip install -q -r requirements.txt -c scripts/constraints.txt
