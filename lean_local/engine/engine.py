@@ -404,7 +404,7 @@ class BacktestEngine:
         events = self._resolve(first, end)
         algo._warming_up = first < start
         days = pd.date_range(first, end, freq="D")
-        for ts in tqdm(days, desc="backtest", unit="day", disable=not self.progress, leave=False):
+        for ts in tqdm(days, desc="backtest", unit="day", disable=None if self.progress else True, leave=False):
             day = ts.date()
             if algo._warming_up and day >= start:
                 algo._warming_up = False
