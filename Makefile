@@ -21,3 +21,4 @@ test: setup
 benchmarks: setup
 	$(PY) benchmarks/import_dev_data.py
 	$(PY) benchmarks/baseline_backtest.py
+	$(PY) benchmarks/feature_panel.py
