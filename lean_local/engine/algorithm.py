@@ -12,7 +12,7 @@ from typing import Any, Callable, Iterable
 import pandas as pd
 
 from .errors import StrictAttributes, UnsupportedMemberError
-from .history import daily_history
+from .history import history_request
 from .object_store import ObjectStore
 from .orders import OrderTicket, PortfolioTarget, SizingSettings
 from .scheduling import DateRules, ScheduledEvent, ScheduleManager, TimeRules
@@ -187,22 +187,7 @@ class QCAlgorithm(StrictAttributes):
 
     # --- data ---
     def history(self, symbols: Any, *args: Any) -> pd.DataFrame:
-        items = [symbols] if isinstance(symbols, (Symbol, str, Security)) else list(symbols)
-        syms = [to_symbol(s) for s in items]
-        resolution = None
-        rest = list(args)
-        if rest and isinstance(rest[-1], Resolution):
-            resolution = rest.pop()
-        if resolution not in (None, Resolution.DAILY):
-            raise NotImplementedError("history: only Resolution.DAILY is available locally")
-        if len(rest) == 1 and isinstance(rest[0], int):
-            return daily_history(self._engine.data, syms, self._time, count=rest[0])
-        if len(rest) == 1 and isinstance(rest[0], dt.timedelta):
-            return daily_history(self._engine.data, syms, self._time, start=self._time - rest[0])
-        if len(rest) == 2:
-            return daily_history(self._engine.data, syms, self._time, start=_to_datetime((rest[0],)),
-                                 end=_to_datetime((rest[1],)))
-        raise TypeError("history(symbols, bar_count | timedelta | start, end[, Resolution.DAILY])")
+        return history_request(self._engine.data, symbols, self._time, args)
 
     # --- trading ---
     def set_holdings(self, target: Any, percentage: float | None = None, liquidate_existing_holdings: bool = False,

@@ -8,7 +8,7 @@ prices. Only bars whose end time is at or before the algorithm's clock are retur
 from __future__ import annotations
 
 import datetime as dt
-from typing import Iterable
+from typing import Any, Iterable
 
 import numpy as np
 import pandas as pd
@@ -57,3 +57,25 @@ def daily_history(data: DataFolder, symbols: Iterable[Symbol], now: dt.datetime,
     index = pd.MultiIndex.from_arrays([np.concatenate(keys), pd.DatetimeIndex(np.concatenate(times))],
                                       names=["symbol", "time"])
     return pd.DataFrame(np.vstack(parts), index=index, columns=COLUMNS)
+
+
+def history_request(data: DataFolder, symbols: Any, now: dt.datetime, args: tuple) -> pd.DataFrame:
+    """The argument forms of LEAN's ``history`` shared by QCAlgorithm and QuantBook:
+    ``(symbols, bar_count | timedelta | start, end[, Resolution.DAILY])``."""
+    from .securities import Security
+    from .symbols import Resolution, to_symbol
+
+    items = [symbols] if isinstance(symbols, (Symbol, str, Security)) else list(symbols)
+    syms = [to_symbol(s) for s in items]
+    rest = list(args)
+    if rest and isinstance(rest[-1], Resolution):
+        if rest.pop() != Resolution.DAILY:
+            raise NotImplementedError("history: only Resolution.DAILY is available locally")
+    if len(rest) == 1 and isinstance(rest[0], int):
+        return daily_history(data, syms, now, count=rest[0])
+    if len(rest) == 1 and isinstance(rest[0], dt.timedelta):
+        return daily_history(data, syms, now, start=now - rest[0])
+    if len(rest) == 2:
+        start, end = (pd.Timestamp(x).to_pydatetime() for x in rest)
+        return daily_history(data, syms, now, start=start, end=end)
+    raise TypeError("history(symbols, bar_count | timedelta | start, end[, Resolution.DAILY])")

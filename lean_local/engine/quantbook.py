@@ -15,10 +15,10 @@ import pandas as pd
 
 from .data_source import DataFolder
 from .errors import StrictAttributes
-from .history import daily_history
+from .history import history_request
 from .project import find_cli_root, parse_lean_json
 from .securities import Security, SecurityManager
-from .symbols import Resolution, Symbol, to_symbol
+from .symbols import Resolution, Symbol
 
 
 def default_data_folder() -> Path:
@@ -43,14 +43,4 @@ class QuantBook(StrictAttributes):
         return self.securities.add(Symbol(ticker, self._data.sid(ticker)))
 
     def history(self, symbols: Any, *args: Any) -> pd.DataFrame:
-        items = [symbols] if isinstance(symbols, (Symbol, str, Security)) else list(symbols)
-        syms = [to_symbol(s) for s in items]
-        rest = [a for a in args if not isinstance(a, Resolution)]
-        if len(rest) == 1 and isinstance(rest[0], int):
-            return daily_history(self._data, syms, self.time, count=rest[0])
-        if len(rest) == 1 and isinstance(rest[0], dt.timedelta):
-            return daily_history(self._data, syms, self.time, start=self.time - rest[0])
-        if len(rest) == 2:
-            start, end = (pd.Timestamp(x).to_pydatetime() for x in rest)
-            return daily_history(self._data, syms, self.time, start=start, end=end)
-        raise TypeError("history(symbols, bar_count | timedelta | start, end[, Resolution.DAILY])")
+        return history_request(self._data, symbols, self.time, args)
