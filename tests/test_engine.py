@@ -231,3 +231,36 @@ def test_a_typo_is_an_attribute_error_not_a_lean_gap(tmp_path):
     """)
     with pytest.raises(AttributeError, match="nor has LEAN's API"):
         run_backtest(project, data_dir=data, progress=False, write=False)
+
+
+def test_train_schedules_warm_up_and_rules(tmp_path):
+    data = write_market(tmp_path / "m", [bars("AAA", [10.0] * len(DAYS))])
+    project = write_project(tmp_path / "root", "train", """
+        from AlgorithmImports import *
+
+        class Train(QCAlgorithm):
+            def initialize(self):
+                self.set_start_date(2020, 1, 15)
+                self.set_end_date(2020, 3, 31)
+                self.sym = self.add_equity("AAA", Resolution.DAILY).symbol
+                self.set_warm_up(5, Resolution.DAILY)
+                self.calls = []
+                self.train(self.date_rules.month_end("SPY"), self.time_rules.at(20, 0), lambda: self.calls.append(("train", self.time)))
+                self.schedule.on(self.date_rules.week_start("SPY"), self.time_rules.before_market_close("SPY", 10),
+                                 lambda: self.calls.append(("week", self.time, self.is_warming_up)))
+                self.train(lambda: self.calls.append(("now", self.time)))
+
+            def on_warmup_finished(self):
+                self.calls.append(("warm", self.time))
+                self.market_order(self.sym, 10)
+    """)
+    algo = run_backtest(project, data_dir=data, progress=False, write=False).algorithm
+    trains = [c[1] for c in algo.calls if c[0] == "train"]
+    assert trains == [dt.datetime(2020, 1, 31, 20), dt.datetime(2020, 2, 28, 20), dt.datetime(2020, 3, 31, 20)]
+    weeks = [c for c in algo.calls if c[0] == "week"]
+    # Warm-up covers the 5 trading days before the start (Jan 8-14); the first week_start in it is Monday Jan 13,
+    # not the warm-up's first day (a rule counts whole weeks, as in LEAN).
+    assert weeks[0][1] == dt.datetime(2020, 1, 13, 15, 50) and weeks[0][2] is True
+    assert all(c[1].weekday() == 0 and not c[2] for c in weeks[1:])
+    assert [c[0] for c in algo.calls][:1] == ["now"] and ("warm", dt.datetime(2020, 1, 15)) in algo.calls
+    assert algo.portfolio["AAA"].quantity == 10

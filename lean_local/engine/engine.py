@@ -359,16 +359,21 @@ class BacktestEngine:
             self._soon.pop(0)()
 
     def _resolve(self, first: dt.date, last: dt.date) -> dict[dt.date, list[tuple[dt.datetime, int, Callable[[], Any]]]]:
-        trading = self.trading_days[(self.trading_days >= pd.Timestamp(first)) & (self.trading_days <= pd.Timestamp(last))]
-        calendar = pd.date_range(first, last, freq="D")
+        """Event times between ``first`` and ``last``. Rules are resolved on whole months and weeks
+        around that range, so a backtest starting mid-month gets no spurious ``month_start`` on its first day."""
+        lo = pd.Timestamp(first) - pd.DateOffset(months=1)
+        hi = pd.Timestamp(last) + pd.DateOffset(months=1)
+        trading = self.trading_days[(self.trading_days >= lo) & (self.trading_days <= hi)]
+        calendar = pd.date_range(lo, hi, freq="D")
         by_day: dict[dt.date, list[tuple[dt.datetime, int, Callable[[], Any]]]] = {}
         for event in self.algorithm.schedule.events:
             event.resolve(trading, calendar)
             for when in event.times:
-                by_day.setdefault(when.date(), []).append((when, event.order, event.callback))
+                if first <= when.date() <= last:
+                    by_day.setdefault(when.date(), []).append((when, event.order, event.callback))
         for items in by_day.values():
             items.sort(key=lambda x: (x[0], x[1]))
-        self._universe_days = {id(u): set(u.settings.schedule.rule.dates(trading, calendar))
+        self._universe_days = {id(u): {d for d in u.settings.schedule.rule.dates(trading, calendar) if first <= d <= last}
                                for u in self.algorithm._universes if u.settings.schedule.rule is not None}
         return by_day
 
@@ -408,6 +413,7 @@ class BacktestEngine:
             day = ts.date()
             if algo._warming_up and day >= start:
                 algo._warming_up = False
+                self._set_time(dt.datetime.combine(day, dt.time()))
                 algo.on_warmup_finished()
             self._one_day(day, events.get(day, []))
             if self._stopped:
