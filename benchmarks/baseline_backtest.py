@@ -30,7 +30,7 @@ if __name__ == "__main__":
         profiler.disable()
     text = io.StringIO()
     pstats.Stats(profiler, stream=text).sort_stats("cumulative").print_stats(25)
-    top = [re.sub(r"\S*/site-packages/", "", line.replace(str(ROOT) + "/", ""))
+    top = [re.sub(r"\S*/(site-packages|python3\.\d+)/", "", line.replace(str(ROOT) + "/", ""))
            for line in text.getvalue().splitlines() if line.strip()][:40]
     write_result("baseline_backtest", {
         "wall_seconds": round(wall, 2), "target_seconds": 30, "trading_days": len(result.record.equity),
