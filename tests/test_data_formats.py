@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from lean_local.data import factors as fx
 from lean_local.data import lean_format as lf

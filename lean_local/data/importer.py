@@ -6,7 +6,6 @@ in a ticker's dates, index members without prices) is reported, not fatal.
 """
 from __future__ import annotations
 
-import datetime as dt
 import json
 import logging
 from dataclasses import asdict, dataclass, field

@@ -292,7 +292,7 @@ class BacktestEngine:
         universe.members = new_members
         return added, removed
 
-    def _selection_due(self, index: int, universe: ETFUniverse, day: dt.date) -> bool:
+    def _selection_due(self, universe: ETFUniverse, day: dt.date) -> bool:
         if id(universe) not in self._selected_once:
             self._selected_once.add(id(universe))
             return True
@@ -306,8 +306,8 @@ class BacktestEngine:
         self._set_time(dt.datetime.combine(day, dt.time()))
         added: list[Security] = []
         removed: list[Security] = self._delist(day) if self._is_trading_day(day) else []
-        for i, universe in enumerate(algo._universes):
-            if self._selection_due(i, universe, day):
+        for universe in algo._universes:
+            if self._selection_due(universe, day):
                 a, r = self._select(universe, day)
                 added += a
                 removed += r

@@ -182,7 +182,8 @@ class SecurityPortfolioManager(StrictAttributes):
     def total_unrealized_profit(self) -> float:
         return sum(s.holdings.unrealized_profit for s in self._securities.values())
 
-    def margin_remaining(self, leverage: float = 2.0) -> float:
+    def margin_remaining(self) -> float:
+        """Portfolio value less the initial margin of every holding (value / its leverage)."""
         used = sum(s.holdings.absolute_holdings_value / s.leverage for s in self._securities.values())
         return self.total_portfolio_value - used
 
