@@ -7,10 +7,15 @@ SHARED := ../shared/data/sp500_dev
 setup:
 	@bash scripts/setup_env.sh
 
-# Main job: build data/ (the dev data when ../shared is beside the clone, else a synthetic market),
-# then a local backtest of the main algorithm.
+# Main job: build data/ (the dev data when ../shared is beside the clone, else a synthetic market), then
+# local backtests of the baseline and of perl_portfolio with chronos-t5-tiny. weights=auto loads the checkpoint
+# when the Hugging Face cache has it and otherwise runs on RANDOM weights, which every output records.
+# HF_HUB_OFFLINE=1 by default (no network here); HF_HUB_OFFLINE=0 make backtest downloads the checkpoint.
+PERL_DEMO := --parameter model_id amazon/chronos-t5-tiny --parameter weights auto --parameter fresh_start true
+
 backtest: setup data
 	$(PY) -m lean_local backtest algorithms/top100_baseline
+	HF_HUB_OFFLINE=$${HF_HUB_OFFLINE:-1} $(PY) -m lean_local backtest algorithms/perl_portfolio $(PERL_DEMO)
 
 data: setup
 	@bash scripts/build_data.sh
@@ -22,3 +27,5 @@ benchmarks: setup
 	$(PY) benchmarks/import_dev_data.py
 	$(PY) benchmarks/baseline_backtest.py
 	$(PY) benchmarks/feature_panel.py
+	$(PY) benchmarks/allocator_rebalance.py
+	$(PY) benchmarks/perl_backtest.py

@@ -15,7 +15,7 @@ import pandas as pd  # noqa: F401
 
 from .engine.algorithm import QCAlgorithm  # noqa: F401
 from .engine.orders import OrderStatus, OrderType, PortfolioTarget  # noqa: F401
-from .engine.quantbook import QuantBook  # noqa: F401
+from .engine.quantbook import Globals, QuantBook  # noqa: F401
 from .engine.securities import Security  # noqa: F401
 from .engine.symbols import DataNormalizationMode, Market, Resolution, SecurityType, Symbol  # noqa: F401
 from .engine.universe import ETFConstituentUniverse, SecurityChanges, Universe, UniverseSettings  # noqa: F401

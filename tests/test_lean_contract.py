@@ -87,3 +87,14 @@ def test_type_check_catches_members_lean_lacks(tmp_path):
                     "        self.set_cash('lots')\n")
     output, status = _mypy(main)
     assert status == 1 and "set_holdingz" in output and "set_cash" in output
+
+
+def test_gpu_dockerfile_pins_the_lean_release_of_our_package_list():
+    """Dockerfile.gpu adds weights only: every package already comes from the pinned LEAN image."""
+    text = (ROOT / "Dockerfile.gpu").read_text()
+    commit = next(line for line in (ROOT / "lean_image" / "foundation-packages.txt").read_text().splitlines()
+                  if line.startswith("# source:")).split("/blob/")[1][:8]
+    assert "ARG LEAN_TAG=18019" in text and "FROM quantconnect/lean:${LEAN_TAG}" in text
+    assert f"QuantConnect/Lean@{commit}" in text  # release 18019 is that commit (git tag in QuantConnect/Lean)
+    assert "pip install" not in text and "latest" not in text
+    assert "HF_HUB_OFFLINE=1" in text

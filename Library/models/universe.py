@@ -5,7 +5,10 @@ they can be tested without an engine.
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Iterable, Sequence, TypeVar
+
+import pandas as pd
 
 T = TypeVar("T")
 SELECTION_MONTHS = (1, 4, 7, 10)
@@ -25,3 +28,38 @@ def top_by_weight(items: Iterable[tuple[T, float | None]], count: int) -> list[T
 def equal_weights(keys: Sequence[T]) -> dict[T, float]:
     """1/N for each key; an empty universe gets no weights."""
     return {k: 1.0 / len(keys) for k in keys} if keys else {}
+
+
+def read_constituents(path: str | Path) -> list[tuple[str, float | None]]:
+    """``(ticker, weight)`` rows of one LEAN ETF-constituents file (``ticker,sid,date,weight,shares,value``)."""
+    rows = []
+    for line_no, line in enumerate(Path(path).read_text().splitlines(), start=1):
+        if not line.strip():
+            continue
+        parts = line.split(",")
+        if len(parts) < 4:
+            raise ValueError(f"{path}:{line_no}: expected ticker,sid,date,weight,...; got {line!r}")
+        rows.append((parts[0], float(parts[3]) if parts[3] else None))
+    return rows
+
+
+def point_in_time_universes(data_folder: str | Path, decision_days: Sequence[pd.Timestamp], size: int = 100,
+                            etf: str = "spy") -> dict[pd.Timestamp, list[str]]:
+    """The skeleton's universe for research: at each decision day the top ``size`` by weight from the
+    newest constituents file *before* that day, re-selected only in selection months."""
+    folder = Path(data_folder) / "equity" / "usa" / "universes" / "etf" / etf.lower()
+    files = sorted(folder.glob("*.csv"))
+    if not files:
+        raise FileNotFoundError(f"no ETF constituents files in {folder}")
+    dates = pd.DatetimeIndex([pd.Timestamp(p.stem) for p in files])
+    out: dict[pd.Timestamp, list[str]] = {}
+    current: list[str] = []
+    for day in decision_days:
+        day = pd.Timestamp(day).normalize()
+        before = int(dates.searchsorted(day, side="left"))
+        if before == 0:
+            continue
+        if not current or is_selection_month(day.month):
+            current = top_by_weight(read_constituents(files[before - 1]), size)
+        out[day] = list(current)
+    return out

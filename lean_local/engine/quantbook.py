@@ -44,3 +44,13 @@ class QuantBook(StrictAttributes):
 
     def history(self, symbols: Any, *args: Any) -> pd.DataFrame:
         return history_request(self._data, symbols, self.time, args)
+
+
+class _GlobalsMeta(type):
+    @property
+    def data_folder(cls) -> str:
+        return str(default_data_folder())
+
+
+class Globals(metaclass=_GlobalsMeta):
+    """LEAN's ``QuantConnect.Globals``: only ``data_folder`` (the CLI's data folder, as QuantBook reads it)."""

@@ -1,0 +1,199 @@
+"""The online (PERL-like) learner: allocate at month start, learn from realised returns at month end.
+
+``allocate`` runs without gradients and keeps its inputs; ``learn`` recomputes the weights on
+those same inputs with gradients and takes ``steps_per_update`` AdamW steps on
+``-w'r - eta*H(w)``. A step whose loss or gradient is not finite is skipped and the last good
+adapter is kept (the fp16 path on old GPUs needs this). Each update reseeds from
+``seed + months_learned``, so a run resumed from a checkpoint continues exactly as an
+uninterrupted one.
+"""
+from __future__ import annotations
+
+import copy
+import logging
+import math
+from dataclasses import dataclass, field
+from typing import Any, Hashable, Mapping, Sequence
+
+import numpy as np
+import torch
+from peft import LoraConfig, PeftModel, get_peft_model
+
+from .backbone import WeightsInfo, load_backbone
+from .config import AllocatorConfig
+from .loss import allocation_loss, entropy
+from .network import AllocatorNetwork
+from .precision import PrecisionPlan, keep_in_fp32, resolve_device, resolve_precision
+
+log = logging.getLogger(__name__)
+TRAINED_MODULES = ["feature_projection", "score_head"]
+
+
+@dataclass
+class Decision:
+    """What ``allocate`` saw and chose; ``learn`` replays it with gradients."""
+
+    keys: list[Hashable]
+    features: torch.Tensor
+    step_mask: torch.Tensor
+    present: torch.Tensor
+    weights: np.ndarray
+
+
+@dataclass
+class UpdateReport:
+    """``loss``: the month's loss at the weights actually held (before the update)."""
+
+    loss: float
+    steps: int
+    skipped: int
+    missing_returns: list[Hashable] = field(default_factory=list)
+    portfolio_return: float = 0.0
+
+
+class OnlineAllocator:
+    """The allocator pipeline: config -> backbone + LoRA -> weights; owns the optimizer and the scaler."""
+
+    def __init__(self, config: AllocatorConfig, model: PeftModel, weights_info: WeightsInfo,
+                 device: torch.device, precision: PrecisionPlan) -> None:
+        self.config = config
+        self.model = model
+        self.weights_info = weights_info
+        self.device = device
+        self.precision = precision
+        self.optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=config.lr,
+                                           weight_decay=config.weight_decay)
+        self.scaler = precision.grad_scaler()
+        self.pending: Decision | None = None
+        self.months_learned = 0
+        self.steps_taken = 0
+        self.steps_skipped = 0
+
+    @classmethod
+    def from_config(cls, config: AllocatorConfig) -> "OnlineAllocator":
+        t5, info = load_backbone(config.model_id, config.weights, config.seed, config.backbone_overrides)
+        return cls.from_backbone(config, t5, info)
+
+    @classmethod
+    def from_backbone(cls, config: AllocatorConfig, t5: Any, info: WeightsInfo) -> "OnlineAllocator":
+        device = resolve_device(config.device)
+        precision = resolve_precision(config.precision, device)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(config.seed)
+            network = AllocatorNetwork(t5, config.n_features, config.pooling)
+            if precision.name == "fp16":
+                keep_in_fp32(network)
+            lora = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
+                              target_modules=list(config.lora_targets), modules_to_save=TRAINED_MODULES,
+                              bias="none")
+            model = get_peft_model(network, lora)
+        return cls(config, model.to(device), info, device, precision)
+
+    # --- month start ---
+    def allocate(self, features: np.ndarray, step_mask: np.ndarray, keys: Sequence[Hashable]) -> np.ndarray:
+        """(N, T, F) features with (N, T) valid steps -> (N,) weights; remembers the inputs for ``learn``.
+
+        A stock counts as present when its latest step is valid and at least ``min_valid_fraction``
+        of its window is; others get weight 0.
+        """
+        if features.ndim != 3 or features.shape[:2] != step_mask.shape or features.shape[0] != len(keys):
+            raise ValueError(f"allocate: features {features.shape}, mask {step_mask.shape}, {len(keys)} keys do "
+                             "not line up (expected (N, T, F), (N, T), N)")
+        if features.shape[2] != self.config.n_features:
+            raise ValueError(f"allocate: {features.shape[2]} features per step, the model was built for "
+                             f"{self.config.n_features}")
+        x = torch.as_tensor(np.nan_to_num(features), dtype=torch.float32, device=self.device)
+        mask = torch.as_tensor(step_mask, dtype=torch.bool, device=self.device)
+        present = mask[:, -1] & (mask.float().mean(1) >= self.config.min_valid_fraction)
+        self.model.eval()
+        with torch.inference_mode(), self.precision.autocast():
+            weights = self.model(x, mask, present).float()
+        if not torch.isfinite(weights).all():
+            log.warning("allocate: non-finite weights; holding the present stocks in equal weights instead")
+            weights = present.float() / max(int(present.sum()), 1)
+        out = weights.cpu().numpy().astype(np.float64)
+        out = out / out.sum() if out.sum() > 0 else out
+        self.pending = Decision(list(keys), x, mask, present, out)
+        return out
+
+    # --- month end ---
+    def learn(self, returns: Mapping[Hashable, float]) -> UpdateReport:
+        """AdamW steps on the pending decision's loss against the realised returns (missing ones count as 0)."""
+        if self.pending is None:
+            raise RuntimeError("learn() needs a decision: call allocate() at month start first")
+        decision = self.pending
+        values = [returns.get(k, float("nan")) for k in decision.keys]
+        missing = [k for k, v, p in zip(decision.keys, values, decision.present.tolist())
+                   if p and not math.isfinite(v)]
+        r = torch.tensor(np.nan_to_num(np.asarray(values, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0),
+                         dtype=torch.float32, device=self.device)
+        held = torch.as_tensor(decision.weights, dtype=torch.float32, device=self.device)
+        loss = float(allocation_loss(held, r, self.config.eta, self.config.epsilon))
+        skipped = 0
+        devices = [self.device] if self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):  # dropout draws from a seeded stream, not the caller's
+            torch.manual_seed(self.config.seed + self.months_learned)
+            for _ in range(self.config.steps_per_update):
+                skipped += 0 if self._step(decision, r) else 1
+        self.months_learned += 1
+        self.steps_skipped += skipped
+        self.steps_taken += self.config.steps_per_update - skipped
+        self.pending = None
+        return UpdateReport(loss, self.config.steps_per_update, skipped, missing,
+                            float(np.dot(decision.weights, r.cpu().numpy())))
+
+    def evaluate(self, decision: Decision, returns: torch.Tensor) -> float:
+        """The loss of the current model on a decision, without dropout and without gradients."""
+        self.model.eval()
+        with torch.inference_mode(), self.precision.autocast():
+            weights = self.model(decision.features, decision.step_mask, decision.present)
+        return float(allocation_loss(weights, returns, self.config.eta, self.config.epsilon))
+
+    def _step(self, decision: Decision, returns: torch.Tensor) -> bool:
+        """One optimizer step; False (and nothing changed but the scaler's scale) when it was not finite."""
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        self.model.train()
+        self.optimizer.zero_grad(set_to_none=True)
+        with self.precision.autocast():
+            weights = self.model(decision.features, decision.step_mask, decision.present)
+        loss = allocation_loss(weights, returns, self.config.eta, self.config.epsilon)
+        if not torch.isfinite(loss):
+            log.warning("skipped an update: non-finite loss (%s)", float(loss.detach()))
+            return False
+        self.scaler.scale(loss).backward()
+        self.scaler.unscale_(self.optimizer)
+        norm = torch.nn.utils.clip_grad_norm_(params, self.config.max_grad_norm)
+        if not torch.isfinite(norm):
+            log.warning("skipped an update: non-finite gradient (norm %s)", float(norm))
+            self.scaler.step(self.optimizer)  # sees the inf and skips; update() lowers the scale
+            self.scaler.update()
+            self.optimizer.zero_grad(set_to_none=True)
+            return False
+        saved = ([p.detach().clone() for p in params], copy.deepcopy(self.optimizer.state_dict()))
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        if not all(torch.isfinite(p).all() for p in params):
+            log.warning("skipped an update: it produced non-finite parameters; restored the last good adapter")
+            with torch.no_grad():
+                for p, old in zip(params, saved[0]):
+                    p.copy_(old)
+            self.optimizer.load_state_dict(saved[1])
+            return False
+        return True
+
+    # --- introspection ---
+    def trainable_parameter_names(self) -> list[str]:
+        return [n for n, p in self.model.named_parameters() if p.requires_grad]
+
+    def last_entropy(self) -> float:
+        if self.pending is None:
+            return float("nan")
+        return float(entropy(torch.as_tensor(self.pending.weights)))
+
+    def describe(self) -> dict[str, Any]:
+        """What every output records: settings, weights, precision, device, training counters."""
+        return {"config": self.config.to_dict(), "weights": self.weights_info.describe(),
+                "weights_info": self.weights_info.identity() | {"warning": self.weights_info.warning},
+                "precision": self.precision.name, "device": str(self.device),
+                "months_learned": self.months_learned, "steps_taken": self.steps_taken,
+                "steps_skipped": self.steps_skipped}
