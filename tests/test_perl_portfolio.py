@@ -87,3 +87,15 @@ def test_pretrained_weights_that_cannot_load_stop_the_run(market, tmp_path):
     with pytest.raises(BackboneLoadError, match="could not load the Chronos checkpoint"):
         run_backtest(project, data_dir=market, start="2010-01-01", end="2010-01-31", progress=False,
                      output=tmp_path / "out")
+
+
+def test_auto_falls_back_to_random_weights_and_every_output_says_so(market, tmp_path):
+    project = write_project(tmp_path, "perl_portfolio", MAIN,
+                            {"model_id": str(tmp_path / "missing" / "chronos-t5-tiny"), "weights": "auto"})
+    result = run_backtest(project, data_dir=market, start="2010-01-01", end="2010-01-31", progress=False,
+                          output=tmp_path / "out")
+    statistics = json.loads((result.output_dir / "statistics.json").read_text())
+    run_info = json.loads((result.output_dir / "run.json").read_text())
+    assert statistics["runtime"]["Model weights"] == run_info["runtime_statistics"]["Model weights"] \
+        == "random (auto: no checkpoint)"
+    assert "weights=auto fell back to random weights" in (result.output_dir / "log.txt").read_text()

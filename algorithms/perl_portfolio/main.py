@@ -30,7 +30,7 @@ class PerlPortfolio(Top100MonthlyAlgorithm):
         self.history_bars = warmup_bars(self.feature_names) + self.allocator_config.lookback_days + 5
         self.learner = OnlineAllocator.from_config(self.allocator_config)
         info = self.learner.weights_info
-        self.set_runtime_statistic("Model weights", info.source)
+        self.set_runtime_statistic("Model weights", info.source + (" (auto: no checkpoint)" if info.warning else ""))
         self.log(f"perl_portfolio: {info.describe()}; precision {self.learner.precision.name} on "
                  f"{self.learner.device}; settings {self.allocator_config.to_dict()}")
         if info.warning:
