@@ -79,6 +79,10 @@ def test_rerunning_the_same_years_refuses_the_checkpoint_and_keeps_it(market, tm
     assert "look-ahead" in log and "rejected" in log
     kept = list((tmp_path / "storage" / PREFIX / "rejected").rglob("adapter_model.safetensors"))
     assert len(kept) == 1 and kept[0].read_bytes() == saved
+    fresh = run_backtest(project, data_dir=market, start="2010-01-01", end="2010-02-28", progress=False,
+                         output=tmp_path / "c", parameters=TINY_RANDOM | {"fresh_start": "true"})
+    assert "fresh_start: not reading" in (fresh.output_dir / "log.txt").read_text()
+    assert len(list((tmp_path / "storage" / PREFIX / "rejected").rglob("adapter_model.safetensors"))) == 1
 
 
 def test_pretrained_weights_that_cannot_load_stop_the_run(market, tmp_path):

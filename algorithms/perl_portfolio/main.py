@@ -44,7 +44,8 @@ class PerlPortfolio(Top100MonthlyAlgorithm):
     def resume(self) -> None:
         """At the first decision: a checkpoint may hold only what was learned before this moment."""
         self.resumed_or_fresh = True
-        if self.get_parameter("fresh_start", False):
+        # Read as a string: LEAN's typed get_parameter overloads have no bool (an int default would not parse "true").
+        if str(self.get_parameter("fresh_start") or "false").strip().lower() in ("true", "1", "yes"):
             self.log(f"fresh_start: not reading '{self.store_prefix}/'; the first save replaces what is there")
             return
         stamp = f"{self.time:%Y%m%d}_{datetime.utcnow():%Y%m%dT%H%M%S}"
