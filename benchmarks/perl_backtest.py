@@ -15,18 +15,15 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from lean_local.data.importer import import_data  # noqa: E402
-from lean_local.engine.runner import run_backtest  # noqa: E402
+from lean_local.engine.runner import SUMMARY_KEYS, run_backtest  # noqa: E402
 from machine import SHARED, write_result  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = (1, 2, 3)
-KEYS = ("Net Profit", "Compounding Annual Return", "Sharpe Ratio", "Sortino Ratio", "Drawdown",
-        "Annual Standard Deviation", "Alpha", "Beta", "Information Ratio", "Total Fees", "Total Orders",
-        "Portfolio Turnover")
 
 
 def pick(stats: dict) -> dict:
-    return {k: stats.get(k) for k in KEYS}
+    return {k: stats.get(k) for k in SUMMARY_KEYS}
 
 
 if __name__ == "__main__":

@@ -20,26 +20,12 @@ import numpy as np
 import pandas as pd
 
 from lean_local.engine.quantbook import QuantBook
+from lean_local.engine.symbols import Resolution
 from models.allocator import AllocatorConfig, OnlineAllocator
-from models.allocator.walk_forward import decision_days, month_inputs, run_online
-from models.features import selected_features, warmup_bars
-from models.universe import point_in_time_universes
+from models.allocator.walk_forward import research_months, run_online
 
 ROOT = Path(__file__).resolve().parents[1]
 log = logging.getLogger("pooling_experiment")
-
-
-def load_months(data: Path, start: str, end: str, lookback: int) -> list:
-    qb = QuantBook(data)
-    spy = qb.add_equity("SPY").symbol
-    days = decision_days(qb.history(spy, pd.Timestamp("2000-01-01"), pd.Timestamp(end) + pd.Timedelta(days=40))
-                         .index.get_level_values("time"), start, end)
-    universes = point_in_time_universes(data, days)
-    tickers = sorted({t for members in universes.values() for t in members})
-    first = pd.Timestamp(start) - pd.Timedelta(days=int((warmup_bars(selected_features()) + lookback) * 1.6) + 30)
-    history = qb.history(tickers, first, pd.Timestamp(end) + pd.Timedelta(days=40))
-    history = history.rename(index=lambda s: getattr(s, "value", s), level="symbol")
-    return list(month_inputs(history, universes, lookback, selected_features()))
 
 
 def main() -> None:
@@ -54,7 +40,8 @@ def main() -> None:
     logging.getLogger("models.allocator.learner").setLevel(logging.ERROR)
 
     started = time.perf_counter()
-    months = load_months(args.data, args.start, args.end, AllocatorConfig().lookback_days)
+    months, _ = research_months(QuantBook(args.data), args.data, args.start, args.end, AllocatorConfig().lookback_days,
+                                Resolution.DAILY)
     log.info("%d months of inputs in %.1f s", len(months), time.perf_counter() - started)
     results = []
     for pooling in ("encoder_mean", "decoder_first"):

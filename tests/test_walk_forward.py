@@ -9,8 +9,9 @@ import pytest
 
 from lean_local.data.synthetic import write_synthetic_market
 from lean_local.engine.quantbook import QuantBook
+from lean_local.engine.symbols import Resolution
 from models.allocator import AllocatorConfig, OnlineAllocator
-from models.allocator.walk_forward import decision_days, month_inputs, run_online
+from models.allocator.walk_forward import decision_days, month_inputs, research_months, run_online
 from models.features import selected_features
 from models.returns import holding_period_returns
 from models.universe import point_in_time_universes, read_constituents
@@ -76,8 +77,10 @@ def test_month_inputs_do_not_change_when_future_data_is_appended(market):
 
 
 def test_the_research_loop_reports_sane_monthly_figures(market):
-    universes, history = load(market)
-    months = list(month_inputs(history, universes, 21, selected_features()))
+    months, closes = research_months(QuantBook(market), market, "2009-06-01", "2011-12-31", 21, Resolution.DAILY,
+                                     size=20)
+    assert months[0].decision > closes.index[0] + pd.Timedelta(days=200)  # waited for the warm-up
+    assert all(len(m.symbols) <= 20 for m in months)
     config = AllocatorConfig(model_id="amazon/chronos-t5-tiny", weights="random", seed=1,
                              backbone_overrides={"d_model": 32, "d_ff": 64, "num_layers": 2, "num_heads": 4,
                                                  "d_kv": 8, "vocab_size": 64})

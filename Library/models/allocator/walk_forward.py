@@ -8,13 +8,15 @@ no share rounding, no minimum order size: use the local runner (or LEAN) for the
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Hashable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, Hashable, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
 
-from ..features import indicator_panel, warmup_bars
+from ..features import indicator_panel, selected_features, warmup_bars
 from ..returns import holding_period_returns
+from ..universe import point_in_time_universes
 from .learner import OnlineAllocator
 from .loss import entropy
 
@@ -58,6 +60,32 @@ def month_inputs(history: pd.DataFrame, universes: dict[pd.Timestamp, list[Hasha
         label = holding_period_returns(prices[prices.index <= month_end], day)
         held = holding_period_returns(prices[prices.index <= following] if following is not None else prices, day)
         yield MonthInputs(day, panel.symbols, panel.values, panel.mask, label, held)
+
+
+def research_months(qb: Any, data_folder: str | Path, start: str, end: str, lookback: int, resolution: Any,
+                    size: int = 100, benchmark: str = "SPY") -> tuple[list[MonthInputs], pd.Series]:
+    """Month inputs for the skeleton's universe through a QuantBook (LEAN's, or lean_local's), and the
+    benchmark's daily closes. Starts once the indicators are warm, so short data (CI's synthetic market) works.
+
+    ``resolution``: ``Resolution.DAILY`` from the caller (this package imports nothing from LEAN).
+    """
+    names = selected_features()
+    bars_needed = warmup_bars(names) + lookback + 5
+    symbol = qb.add_equity(benchmark, resolution).symbol
+    closes = qb.history(symbol, pd.Timestamp(start) - pd.Timedelta(days=400),
+                        pd.Timestamp(end) + pd.Timedelta(days=40), resolution).loc[symbol]["close"]
+    closes.index = pd.DatetimeIndex(closes.index).normalize()
+    warm = closes.index[min(len(closes) - 1, bars_needed)]
+    days = decision_days(closes.index, str(max(pd.Timestamp(start), warm).date()),
+                         str(min(pd.Timestamp(end), closes.index[-1]).date()))
+    universes = point_in_time_universes(data_folder, days, size)
+    tickers = sorted({t for members in universes.values() for t in members})
+    for ticker in tickers:
+        qb.add_equity(ticker, resolution)
+    history = qb.history(tickers, days[0] - pd.Timedelta(days=int(bars_needed * 1.6) + 30),
+                         days[-1] + pd.Timedelta(days=40), resolution)
+    history = history.rename(index=lambda s: getattr(s, "value", s), level="symbol")
+    return list(month_inputs(history, universes, lookback, names)), closes
 
 
 def run_online(learner: OnlineAllocator, months: Sequence[MonthInputs]) -> tuple[pd.DataFrame, pd.DataFrame]:
