@@ -17,6 +17,7 @@ from .data_source import DataFolder
 from .errors import StrictAttributes
 from .history import history_request
 from .project import find_cli_root, parse_lean_json
+from .object_store import ObjectStore
 from .securities import Security, SecurityManager
 from .symbols import Resolution, Symbol
 
@@ -33,9 +34,12 @@ def default_data_folder() -> Path:
 
 class QuantBook(StrictAttributes):
     def __init__(self, data_folder: str | Path | None = None) -> None:
-        self._data = DataFolder(data_folder or default_data_folder())
+        folder = Path(data_folder or default_data_folder())
+        self._data = DataFolder(folder)
         self.securities = SecurityManager()
         self.time = dt.datetime.now()
+        # LEAN's research object store is the CLI's storage/, beside data/.
+        self.object_store = ObjectStore(folder.resolve().parent / "storage")
 
     def add_equity(self, ticker: str, resolution: Any = Resolution.DAILY, *args: Any, **kwargs: Any) -> Security:
         if resolution not in (None, Resolution.DAILY):

@@ -9,11 +9,12 @@ warning that the caller must publish.
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
 from transformers import T5Config, T5ForConditionalGeneration
+
+from ..weights_info import WeightsInfo
 
 CHRONOS_T5_SIZES: dict[str, dict[str, int]] = {
     "tiny": {"d_model": 256, "d_ff": 1024, "num_layers": 4, "num_heads": 4},
@@ -37,31 +38,6 @@ OFFLINE_HINT = ("Inside LEAN (Docker) build Dockerfile.gpu with the checkpoint b
 
 class BackboneLoadError(RuntimeError):
     """A pretrained checkpoint was requested and could not be loaded."""
-
-
-@dataclass(frozen=True)
-class WeightsInfo:
-    """Which weights the backbone holds; written to logs, run.json and the checkpoint manifest."""
-
-    model_id: str
-    requested: str
-    source: str  # "pretrained" | "random"
-    size: str | None
-    seed: int | None = None
-    warning: str | None = None
-
-    def describe(self) -> str:
-        if self.source == "pretrained":
-            return f"pretrained {self.model_id}"
-        text = f"RANDOM weights with the {self.size or 'custom'} Chronos-T5 architecture (seed {self.seed})"
-        return text + (f" -- {self.warning}" if self.warning else "")
-
-    def identity(self) -> dict[str, Any]:
-        """What an adapter trained on this backbone depends on."""
-        out = asdict(self)
-        out.pop("warning")
-        out.pop("requested")
-        return out
 
 
 def size_of(model_id: str) -> str | None:

@@ -83,7 +83,7 @@ class AllocatorConfig:
         for name, raw in parameters.items():
             if name not in types or raw is None or name == "backbone_overrides":
                 continue
-            values[name] = _convert(name, raw, cls.__dataclass_fields__[name].default)
+            values[name] = convert_parameter(name, raw, cls.__dataclass_fields__[name].default)
         values.update(overrides)
         return cls(**values)
 
@@ -100,7 +100,8 @@ class AllocatorConfig:
         return out
 
 
-def _convert(name: str, raw: Any, default: Any) -> Any:
+def convert_parameter(name: str, raw: Any, default: Any) -> Any:
+    """A LEAN parameter string as the type of its default; the error names the parameter."""
     if isinstance(default, tuple):
         return tuple(t.strip() for t in str(raw).split(",") if t.strip()) if isinstance(raw, str) else tuple(raw)
     try:

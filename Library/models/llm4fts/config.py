@@ -1,0 +1,97 @@
+"""Every setting of the LLM4FTS ranker, in one dataclass, parsed from LEAN parameter strings."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Mapping
+
+from ..allocator.config import convert_parameter
+
+WEIGHT_MODES = ("pretrained", "random")
+PRETRAIN_MODES = ("auto", "require")
+FINETUNE_LAYERS = ("ln_wpe", "all")
+
+
+@dataclass
+class RankerConfig:
+    """Defaults are the paper's where it gives them: GPT-2 truncated to 6 layers, lookback 31 days,
+    patch 8 / stride 4, dropout 0.2, lr 2e-4, ranking margin 0.1. The label horizon is the holding
+    period (21 trading days, one month) rather than the paper's next day.
+
+    ``ranking_weight`` / ``mse_weight`` are alpha / beta of the stage-2 loss; the ranking term is the
+    mean over ordered pairs (the paper's sum divided by the pair count), so alpha does not have to
+    shrink as the universe grows. ``gpt_width`` / ``gpt_heads`` shrink a *random* GPT-2 for CPU
+    runs; they are refused with pretrained weights.
+    """
+
+    model_id: str = "openai-community/gpt2"
+    weights: str = "pretrained"
+    seed: int = 42
+    gpt_layers: int = 6
+    gpt_width: int = 0
+    gpt_heads: int = 0
+    lookback_days: int = 31
+    patch_length: int = 8
+    patch_stride: int = 4
+    use_sipr: bool = True
+    use_wavelet: bool = True
+    wavelet: str = "db4"
+    dropout: float = 0.2
+    lr: float = 2e-4
+    weight_decay: float = 0.0
+    label_horizon_days: int = 21
+    ranking_weight: float = 1.0
+    mse_weight: float = 1.0
+    margin: float = 0.1
+    top_fraction: float = 0.1
+    finetune_layers: str = "ln_wpe"
+    finetune_steps: int = 8
+    finetune_window_days: int = 252
+    pretrain_steps: int = 300
+    pretrain_batch: int = 64
+    pretrain: str = "auto"
+    max_grad_norm: float = 1.0
+    device: str = "auto"
+    backbone_overrides: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.weights not in WEIGHT_MODES:
+            problems.append(f"weights={self.weights!r}: use one of {WEIGHT_MODES}")
+        if self.pretrain not in PRETRAIN_MODES:
+            problems.append(f"pretrain={self.pretrain!r}: use one of {PRETRAIN_MODES}")
+        if self.finetune_layers not in FINETUNE_LAYERS:
+            problems.append(f"finetune_layers={self.finetune_layers!r}: use one of {FINETUNE_LAYERS}")
+        for name in ("gpt_layers", "lookback_days", "patch_length", "patch_stride", "label_horizon_days",
+                     "finetune_steps", "finetune_window_days", "pretrain_batch"):
+            if int(getattr(self, name)) < 1:
+                problems.append(f"{name}={getattr(self, name)}: must be >= 1")
+        if self.patch_length > self.lookback_days:
+            problems.append(f"patch_length={self.patch_length} is longer than lookback_days={self.lookback_days}")
+        if not 0 < self.top_fraction <= 1:
+            problems.append(f"top_fraction={self.top_fraction}: must be in (0, 1]")
+        if not 0 <= self.dropout < 1:
+            problems.append(f"dropout={self.dropout}: must be in [0, 1)")
+        if (self.gpt_width or self.gpt_heads) and self.weights == "pretrained":
+            problems.append("gpt_width/gpt_heads reshape the network, so they only apply to weights=random")
+        if self.gpt_width and (not self.gpt_heads or self.gpt_width % self.gpt_heads):
+            problems.append(f"gpt_width={self.gpt_width} needs gpt_heads that divide it (got {self.gpt_heads})")
+        if problems:
+            raise ValueError("invalid LLM4FTS settings: " + "; ".join(problems))
+
+    @classmethod
+    def from_parameters(cls, parameters: Mapping[str, Any], **overrides: Any) -> "RankerConfig":
+        """Build from LEAN parameter strings; names the algorithm owns are ignored."""
+        names = {f.name for f in fields(cls)} - {"backbone_overrides"}
+        values = {name: convert_parameter(name, raw, cls.__dataclass_fields__[name].default)
+                  for name, raw in parameters.items() if name in names and raw is not None}
+        values.update(overrides)
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def identity(self) -> dict[str, Any]:
+        """Settings that saved weights depend on: loading them under other ones would be meaningless."""
+        keys = ("model_id", "gpt_layers", "gpt_width", "gpt_heads", "lookback_days", "patch_length", "patch_stride",
+                "use_wavelet", "wavelet", "backbone_overrides")
+        return {k: getattr(self, k) for k in keys}
