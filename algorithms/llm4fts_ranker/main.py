@@ -1,6 +1,8 @@
 # region imports
 from datetime import datetime
 
+import pandas as pd
+
 from AlgorithmImports import *
 
 from models.llm4fts import LLM4FTSRanker, PricePanel, RankerConfig, cross_section, finetune_until, top_fraction
@@ -41,14 +43,16 @@ class LLM4FTSRankerAlgorithm(Top100MonthlyAlgorithm):
     def prepare(self, symbols: List[Symbol]) -> LLM4FTSRanker:
         config = self.ranker_config
         library = load_library(self.object_store, self.artifact) if config.use_sipr else None
-        ranker = LLM4FTSRanker.from_config(config, library) if library is not None or not config.use_sipr else None
+        ranker: Optional[LLM4FTSRanker] = None
+        if library is not None or not config.use_sipr:
+            ranker = LLM4FTSRanker.from_config(config, library)
         loaded = None
         if ranker is not None:
             try:
                 loaded = load_stage1(self.object_store, self.artifact, ranker, not_after=self.time)
             except CheckpointError as exc:
                 self.error(f"llm4fts_ranker: stage-1 artifact under '{self.artifact}/' not used: {exc}")
-        if loaded is None:
+        if ranker is None or loaded is None:
             if config.pretrain == "require":
                 raise RuntimeError(f"llm4fts_ranker: pretrain=require but no usable stage-1 artifact under "
                                    f"'{self.artifact}/' in the object store. Run scripts/pretrain_llm4fts.py (or "
@@ -85,7 +89,7 @@ class LLM4FTSRankerAlgorithm(Top100MonthlyAlgorithm):
         (self.error if outcome.rejected else self.log)(f"llm4fts_ranker: {outcome.message}")
 
     # --- monthly ---
-    def panel(self, symbols: List[Symbol], bars: int) -> Tuple[PricePanel, pd.Series]:
+    def panel(self, symbols: List[Symbol], bars: int) -> tuple[PricePanel, pd.Series]:
         spy = self.index_symbol
         history = self.history(list(symbols) + [spy], bars, Resolution.DAILY)
         panel = PricePanel.from_history(history)
