@@ -34,3 +34,4 @@ benchmarks: setup
 	$(PY) benchmarks/feature_panel.py
 	$(PY) benchmarks/allocator_rebalance.py
 	$(PY) benchmarks/perl_backtest.py
+	$(PY) benchmarks/llm4fts.py
