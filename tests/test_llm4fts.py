@@ -11,7 +11,7 @@ import pywt
 import torch
 
 from lean_local.engine.object_store import ObjectStore
-from models.llm4fts import (CrossSection, LearnableWavelet, LLM4FTSRanker, PricePanel, RankerConfig, SiprConfig,
+from models.llm4fts import (LearnableWavelet, LLM4FTSRanker, PricePanel, RankerConfig, SiprConfig,
                             cross_section, dtw_distance, finetune_until, fit_sipr, pairwise_ranking_loss, patch_starts, pretrain,
                             ranking_loss, top_fraction, window_features)
 from models.llm4fts.backbone import BackboneLoadError
@@ -245,4 +245,3 @@ def test_bad_symbols_are_left_out_with_a_reason_and_top_fraction_is_exact():
     assert "S3" not in windows.symbols and any("S3: missing" in p for p in windows.problems)
     assert np.isfinite(windows.values).all()
     assert sorted(top_fraction(np.array([0.1, 0.5, -0.2, 0.4, 0.0]), 0.4).tolist()) == [1, 3]
-    assert CrossSection(windows.values, np.array([0])).returns is None

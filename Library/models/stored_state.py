@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from typing import Any, Iterable, Protocol
 
 import pandas as pd
@@ -14,6 +15,16 @@ import torch
 
 class CheckpointError(RuntimeError):
     """A stored checkpoint cannot be used; the message says which file and why."""
+
+
+@dataclass
+class ResumeOutcome:
+    """What resuming did; ``rejected``: a stored state was there and not used (the caller logs an error)."""
+
+    resumed: bool
+    message: str
+    rejected: bool = False
+    manifest: dict[str, Any] | None = None
 
 
 class ObjectStoreLike(Protocol):

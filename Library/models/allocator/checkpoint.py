@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +19,8 @@ from peft import set_peft_model_state_dict
 from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 
-from ..stored_state import (CheckpointError, ObjectStoreLike, check_not_after, keep_rejected, load_optimizer,
-                            optimizer_payload, read_present, sign, verified_manifest, write_all)
+from ..stored_state import (CheckpointError, ObjectStoreLike, ResumeOutcome, check_not_after, keep_rejected,
+                            load_optimizer, optimizer_payload, read_present, sign, verified_manifest, write_all)
 from .learner import OnlineAllocator
 
 FORMAT_VERSION = 1
@@ -81,14 +80,6 @@ def save_to_store(store: ObjectStoreLike, prefix: str, learner: OnlineAllocator,
                   extra: dict[str, Any] | None = None) -> list[str]:
     """Write a checkpoint (payload first, manifest last); returns the keys written."""
     return write_all(store, checkpoint_keys(prefix), checkpoint_files(learner, extra), last=MANIFEST)
-
-
-@dataclass
-class ResumeOutcome:
-    resumed: bool
-    message: str
-    rejected: bool = False  # a checkpoint was there and was not used: the caller should log an error
-    manifest: dict[str, Any] | None = None
 
 
 def resume_from_store(store: ObjectStoreLike, prefix: str, learner: OnlineAllocator, stamp: str,

@@ -9,15 +9,14 @@ Two kinds, both under ``storage/`` locally (LEAN's object store):
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any
 
 import torch
 from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 
-from ..stored_state import (CheckpointError, ObjectStoreLike, check_not_after, keep_rejected, load_optimizer,
-                            optimizer_payload, read_present, sign, verified_manifest, write_all)
+from ..stored_state import (CheckpointError, ObjectStoreLike, ResumeOutcome, check_not_after, keep_rejected,
+                            load_optimizer, optimizer_payload, read_present, sign, verified_manifest, write_all)
 from .ranker import LLM4FTSRanker
 from .sipr import PatternLibrary
 
@@ -84,13 +83,6 @@ def running_keys(prefix: str) -> dict[str, str]:
 
 def save_running(store: ObjectStoreLike, prefix: str, ranker: LLM4FTSRanker, extra: dict[str, Any]) -> list[str]:
     return write_all(store, running_keys(prefix), state_files(ranker, RUNNING_MANIFEST, extra), RUNNING_MANIFEST)
-
-
-@dataclass
-class ResumeOutcome:
-    resumed: bool
-    message: str
-    rejected: bool = False
 
 
 def resume_running(store: ObjectStoreLike, prefix: str, ranker: LLM4FTSRanker, stamp: str,
