@@ -189,11 +189,30 @@ def test_stage1_loss_falls_on_periodic_series():
     assert ranker.stage == "stage1"
 
 
+def test_stage1_trains_only_on_the_given_universe():
+    """Stocks outside ``symbols`` (e.g. ones that join the universe after the training window) must not
+    reach stage 1: training with them in the panel equals training on a panel without them."""
+    panel, index = synthetic_panel()
+    members = panel.symbols[:6]
+    narrow = PricePanel({field: frame[members] for field, frame in panel.frames.items()})
+    trained = []
+    for source, symbols in ((panel, members), (narrow, None)):
+        ranker = tiny_ranker()
+        trained.append(pretrain(ranker, source, index, 0, 150, steps=3, seed=0, symbols=symbols))
+    np.testing.assert_allclose(trained[0], trained[1], rtol=1e-5)
+    widest = pretrain(tiny_ranker(), panel, index, 0, 150, steps=3, seed=0)
+    assert not np.allclose(widest, trained[0], rtol=1e-3)
+
+
 def test_finetuning_moves_predictions_and_the_same_seed_gives_the_same_predictions():
+    """Both stages, with the caller's global torch generator in a different state each time (as in two
+    processes): dropout must draw from the model's own seeded stream."""
     panel, index = synthetic_panel()
     results = []
-    for _ in range(2):
+    for caller_state in range(2):
         ranker = tiny_ranker()
+        torch.manual_seed(caller_state)
+        pretrain(ranker, panel, index, 0, 150, steps=2, seed=0)
         section, _, _ = cross_section(ranker, panel, index, 200, panel.symbols, horizon=21)
         before = ranker.predict(section)
         report = finetune_until(ranker, panel, index, 230, panel.symbols)

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import logging
 import math
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 import numpy as np
 import torch
@@ -71,6 +72,15 @@ class LLM4FTSRanker:
             network = LLM4FTSNetwork(config, backbone).to(device)
         return cls(config, network, info, library, device)
 
+    @contextmanager
+    def _seeded_dropout(self, seed: int) -> Iterator[None]:
+        """Dropout draws from a stream fixed by the seed and the training progress, never from the
+        caller's global generator: otherwise two processes with the same seed train differently."""
+        devices = [self.device] if self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(seed)
+            yield
+
     # --- patch plans ---
     def plan(self, index_closes: np.ndarray | None) -> np.ndarray:
         """Patch starts for a window ending now: the grid, plus SIPR segment starts of the index window."""
@@ -88,7 +98,8 @@ class LLM4FTSRanker:
         cfg = self.config
         batch = torch.as_tensor(series, dtype=torch.float32, device=self.device)
         self.network.train()
-        predicted = self.network.next_patch(batch[:, : cfg.lookback_days], starts)
+        with self._seeded_dropout(cfg.seed * 1_000_003 + self.pretrain_steps_done):
+            predicted = self.network.next_patch(batch[:, : cfg.lookback_days], starts)
         target = extract_patches(batch, np.asarray(starts) + cfg.patch_stride, cfg.patch_length)
         loss = F.mse_loss(predicted, target)
         if not torch.isfinite(loss):
@@ -107,8 +118,7 @@ class LLM4FTSRanker:
         """One optimizer step per cross-section on alpha * ranking + beta * MSE; a step whose loss or
         gradient is not finite is skipped (weights and optimizer state unchanged)."""
         cfg, report = self.config, TrainingReport()
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(cfg.seed * 1009 + self.months_learned)
+        with self._seeded_dropout(cfg.seed * 1009 + self.months_learned):
             self.network.train()
             for section in sections:
                 if section.returns is None:

@@ -44,10 +44,11 @@ def research_panel(qb: Any, data_folder: str | Path, start: str, end: str, decis
 
 
 def pretrain_offline(config: RankerConfig, panel: PricePanel, index_close: pd.Series, start: str, end: str,
-                     store: Any | None = None, sipr: SiprConfig = SiprConfig(),
-                     progress: bool = False) -> tuple[LLM4FTSRanker, dict[str, Any]]:
-    """SIPR on the index's closes and stage 1 on every series, both over ``start..end`` only;
-    with ``store``, writes both where the algorithm looks (:func:`.checkpoint.artifact_prefix`)."""
+                     store: Any | None = None, sipr: SiprConfig = SiprConfig(), progress: bool = False,
+                     symbols: list | None = None) -> tuple[LLM4FTSRanker, dict[str, Any]]:
+    """SIPR on the index's closes and stage 1 on ``symbols`` (default: every series), both over
+    ``start..end`` only; with ``store``, writes both where the algorithm looks
+    (:func:`.checkpoint.artifact_prefix`)."""
     started = time.perf_counter()
     window = index_close[(index_close.index >= pd.Timestamp(start)) & (index_close.index <= pd.Timestamp(end))]
     library = fit_sipr(window.to_numpy(), sipr, fitted_on={"series": "index close", "start": str(window.index[0].date()),
@@ -56,7 +57,7 @@ def pretrain_offline(config: RankerConfig, panel: PricePanel, index_close: pd.Se
     ranker = LLM4FTSRanker.from_config(config, library)
     first = max(panel.position(pd.Timestamp(start)), 0)
     last = panel.position(pd.Timestamp(end))
-    losses = pretrain(ranker, panel, index_close, first, last, config.pretrain_steps, config.seed, progress)
+    losses = pretrain(ranker, panel, index_close, first, last, config.pretrain_steps, config.seed, progress, symbols)
     report = {"sipr_seconds": sipr_seconds, "stage1_seconds": time.perf_counter() - started - sipr_seconds,
               "stage1_first_loss": float(np.nanmean(losses[:20])), "stage1_last_loss": float(np.nanmean(losses[-20:])),
               "trained_through": str(panel.dates[last].date()), "weights": ranker.weights_info.describe()}

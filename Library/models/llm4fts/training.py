@@ -19,8 +19,11 @@ from .samples import PricePanel, forward_returns, index_window, window_features
 
 
 def pretrain(ranker: LLM4FTSRanker, panel: PricePanel, index_close: pd.Series, first: int, last: int,
-             steps: int, seed: int, progress: bool = False) -> list[float]:
-    """Stage 1: ``steps`` next-patch steps on windows drawn from rows ``first..last`` of every series."""
+             steps: int, seed: int, progress: bool = False, symbols: Sequence[Hashable] | None = None) -> list[float]:
+    """Stage 1: ``steps`` next-patch steps on windows drawn from rows ``first..last`` of ``symbols``
+    (default: every series in the panel). Pass the universe known at ``last``: a panel built for a
+    later test period also holds stocks that only joined afterwards, and training on their past is
+    survivorship look-ahead."""
     cfg = ranker.config
     length, stride = cfg.lookback_days, cfg.patch_stride
     ends = np.arange(first + length - 1, last - stride + 1)
@@ -31,7 +34,8 @@ def pretrain(ranker: LLM4FTSRanker, panel: PricePanel, index_close: pd.Series, f
     losses = []
     for _ in tqdm(range(steps), desc="stage 1", disable=not progress):
         end = int(rng.choice(ends))
-        windows = window_features(panel, end + stride, length + stride, normalise_over=length)
+        windows = window_features(panel, end + stride, length + stride, None if symbols is None else list(symbols),
+                                  normalise_over=length)
         series = windows.values.reshape(-1, length + stride)
         if len(series) == 0:
             continue
