@@ -28,10 +28,11 @@ data: setup
 test: setup
 	$(PY) -m pytest
 
-benchmarks: setup
+benchmarks: setup data
 	$(PY) benchmarks/import_dev_data.py
 	$(PY) benchmarks/baseline_backtest.py
 	$(PY) benchmarks/feature_panel.py
 	$(PY) benchmarks/allocator_rebalance.py
 	$(PY) benchmarks/perl_backtest.py
 	$(PY) benchmarks/llm4fts.py
+	$(PY) benchmarks/llm4fts_backtest.py

@@ -12,6 +12,7 @@ import json
 import logging
 import time
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -23,13 +24,17 @@ from models.llm4fts import RankerConfig, summarise, walk_forward
 from models.llm4fts.research import pretrain_offline, research_panel
 
 ROOT = Path(__file__).resolve().parents[1]
+DESCRIPTION = {"data": "dev data (LEAN format from ../shared/data/sp500_dev)", "stage1": "2000-01-01..2012-12-31",
+               "walk_forward": "monthly decisions 2013-01..2018-12, returns to the next decision; a decision whose "
+                               "returns run past the data is left out",
+               "backbone": "GPT-2 architecture, 6 layers, n_embd 64, 4 heads, RANDOM weights"}
 VARIANTS = {"full": {}, "no_sipr": {"use_sipr": False}, "no_wavelet": {"use_wavelet": False}}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=ROOT / "data")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[42])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[42, 7, 123])
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS))
     parser.add_argument("--out", type=Path, default=ROOT / "research" / "results" / "llm4fts_experiment.json")
     args = parser.parse_args()
@@ -54,30 +59,21 @@ def main() -> None:
                 "monthly": months.reset_index().astype({"decision": str}).to_dict(orient="records")}
             results[name]["across_seeds"] = across_seeds(results[name]["seeds"])
             logging.info("%s seed %d: %s", name, seed, results[name]["seeds"][str(seed)]["summary"])
-            payload = {"data": "dev data (LEAN format from ../shared/data/sp500_dev)",
-                       "stage1": "2000-01-01..2012-12-31",
-                       "walk_forward": "monthly decisions 2013-01..2018-12, returns to the next decision",
-                       "backbone": "GPT-2 architecture, 6 layers, n_embd 64, 4 heads, RANDOM weights",
-                       "seeds": args.seeds, "load_seconds": load_seconds, "packages": package_versions(),
-                       "variants": results}
+            payload = {**DESCRIPTION, "seeds": args.seeds, "load_seconds": load_seconds,
+                       "packages": package_versions(), "variants": results}
             atomic_write_bytes(args.out, json.dumps(payload, indent=1, default=float).encode())
     print(json.dumps({k: v["across_seeds"] for k, v in results.items()}, indent=1))
 
 
-def across_seeds(runs: dict[str, dict]) -> dict[str, dict[str, float]]:
-    """Mean and standard deviation over seeds of each summary figure, and the pooled monthly ICIR.
-
-    The spread over seeds is the yardstick for the ablation: a variant gap smaller than it is noise.
-    """
+def across_seeds(runs: dict[str, dict]) -> dict[str, Any]:
+    """Mean and standard deviation over seeds of each summary figure, and the ICIR of all seeds'
+    monthly ICs pooled. The spread over seeds is the yardstick for the ablation: a gap between
+    variants smaller than it is noise."""
     table = pd.DataFrame([run["summary"] for run in runs.values()]).drop(columns="months")
-    spread = {column: {"mean": float(table[column].mean()),
-                       "std": float(table[column].std()) if len(table) > 1 else float("nan")}
-              for column in table}
     monthly_ic = pd.concat([pd.DataFrame(run["monthly"])["ic"] for run in runs.values()]).dropna()
-    spread["pooled_icir"] = {"mean": float(monthly_ic.mean() / monthly_ic.std()), "std": float("nan")}
-    spread["seeds"] = {"mean": float(len(runs)), "std": float("nan")}
-    return spread
-
+    return {"seeds": len(runs), "mean": table.mean().to_dict(),
+            "std": table.std().to_dict() if len(runs) > 1 else None,
+            "pooled_icir": float(monthly_ic.mean() / monthly_ic.std())}
 
 if __name__ == "__main__":
     main()

@@ -13,7 +13,7 @@ import torch
 from lean_local.engine.object_store import ObjectStore
 from models.llm4fts import (LearnableWavelet, LLM4FTSRanker, PricePanel, RankerConfig, SiprConfig,
                             cross_section, dtw_distance, finetune_until, fit_sipr, pairwise_ranking_loss, patch_starts, pretrain,
-                            ranking_loss, top_fraction, window_features)
+                            ranking_loss, top_fraction, walk_forward, window_features)
 from models.llm4fts.backbone import BackboneLoadError
 from models.llm4fts.checkpoint import load_stage1, resume_running, save_pretrained, save_running
 from models.llm4fts.dtw import dtw_barycenter, normalised_shape
@@ -220,6 +220,18 @@ def test_finetuning_moves_predictions_and_the_same_seed_gives_the_same_predictio
         assert len(report.losses) == 3 and np.isfinite(after).all() and not np.allclose(before, after)
         results.append(after)
     np.testing.assert_array_equal(results[0], results[1])
+
+
+def test_walk_forward_scores_only_decisions_whose_returns_are_known():
+    panel, index = synthetic_panel()
+    days = [panel.dates[row] for row in (200, 221, 242, 255)]  # 255: 21 days ahead is past the data
+    universes = {day: panel.symbols for day in days}
+    months = walk_forward(tiny_ranker(), panel, index, universes, top_fraction=0.25)
+    assert list(months.index) == days[:3]
+    close = panel.frames["close"]
+    realised = close.iloc[221] / close.iloc[200] - 1  # the first month, by hand: held to the next decision
+    assert months["universe_return"].iloc[0] == pytest.approx(realised.mean())
+    assert np.isfinite(months[["ic", "rank_ic", "top_return"]].to_numpy()).all()
 
 
 def test_save_and_load_round_trip_through_the_object_store(tmp_path):

@@ -93,7 +93,8 @@ class WalkForwardMonth:
 def walk_forward(ranker: LLM4FTSRanker, panel: PricePanel, index_close: pd.Series,
                  universes: dict[pd.Timestamp, list], top_fraction: float, progress: bool = False) -> pd.DataFrame:
     """Each decision day: fine-tune on realised labels, predict, score against the next month's returns.
-    Predictions are made with rows up to the decision day's close; returns run to the next decision."""
+    Predictions are made with rows up to the decision day's close; returns run to the next decision.
+    A decision whose returns run past the data is left out, not scored as a zero-return month."""
     from .ranker import top_fraction as top_indices
 
     rows = []
@@ -102,9 +103,9 @@ def walk_forward(ranker: LLM4FTSRanker, panel: PricePanel, index_close: pd.Serie
         row = panel.position(day)
         report = finetune_until(ranker, panel, index_close, row, universes[day])
         horizon = (panel.position(following) - row) if following is not None else ranker.config.label_horizon_days
-        section, symbols, _ = cross_section(ranker, panel, index_close, row, universes[day], horizon)
-        if len(symbols) < 3 or section.returns is None:
-            continue
+        section, _, _ = cross_section(ranker, panel, index_close, row, universes[day], horizon)
+        if section.returns is None or np.isfinite(section.returns).sum() < 3:
+            continue  # the returns are not known yet (the data ends first): nothing to score
         scores = ranker.predict(section)
         ic, rank_ic = information_coefficients(scores, section.returns)
         top = top_indices(scores, top_fraction)
