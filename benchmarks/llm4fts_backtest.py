@@ -14,9 +14,9 @@ import time
 from pathlib import Path
 
 from lean_local.engine.quantbook import QuantBook
-from lean_local.engine.runner import SUMMARY_KEYS, run_backtest
+from lean_local.engine.runner import run_backtest
 from lean_local.engine.symbols import Resolution
-from machine import write_result
+from machine import summary_statistics, write_result
 from models.llm4fts import RankerConfig
 from models.llm4fts.research import pretrain_offline, research_panel
 
@@ -27,9 +27,6 @@ WINDOW = ("2013-01-01", "2018-12-31")
 STAGE1 = ("2000-01-01", "2012-12-31")
 BACKBONE = {"model_id": "gpt2", "weights": "random", "gpt_width": "64", "gpt_heads": "4"}
 
-
-def pick(stats: dict) -> dict:
-    return {k: stats.get(k) for k in SUMMARY_KEYS}
 
 
 def pretrain_seed(seed: int) -> dict:
@@ -58,11 +55,11 @@ if __name__ == "__main__":
         runs[f"seed{seed}"] = {"wall_seconds": round(time.perf_counter() - began, 1),
                                "stage1": {k: stage1[k] for k in ("sipr_seconds", "stage1_seconds", "stage1_first_loss",
                                                                  "stage1_last_loss", "trained_through")},
-                               "statistics": pick(result.statistics["algorithm"]),
+                               "statistics": summary_statistics(result.statistics["algorithm"]),
                                "runtime": result.algorithm.runtime_statistics}
         print(seed, runs[f"seed{seed}"], flush=True)
     write_result("llm4fts_backtest", {
         "window": list(WINDOW), "stage1_window": list(STAGE1),
         "backbone": "GPT-2 architecture, 6 layers, n_embd 64, 4 heads, RANDOM weights, CPU fp32",
-        "llm4fts_ranker": runs, "top100_baseline": pick(baseline.statistics["algorithm"]),
-        "spy": pick(baseline.statistics["benchmark"])})
+        "llm4fts_ranker": runs, "top100_baseline": summary_statistics(baseline.statistics["algorithm"]),
+        "spy": summary_statistics(baseline.statistics["benchmark"])})

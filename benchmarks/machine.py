@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from lean_local.engine.results import git_commit, package_versions
+from lean_local.engine.runner import SUMMARY_KEYS
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "sp500_dev"
@@ -20,6 +21,11 @@ def machine() -> dict[str, Any]:
     except (OSError, StopIteration):
         pass
     return {"platform": platform.platform(), "cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version()}
+
+
+def summary_statistics(stats: dict[str, Any]) -> dict[str, Any]:
+    """The statistics a backtest benchmark reports (the runner's summary keys; None where absent, e.g. SPY's beta)."""
+    return {k: stats.get(k) for k in SUMMARY_KEYS}
 
 
 def write_result(name: str, result: dict[str, Any]) -> Path:

@@ -15,15 +15,12 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from lean_local.data.importer import import_data  # noqa: E402
-from lean_local.engine.runner import SUMMARY_KEYS, run_backtest  # noqa: E402
-from machine import SHARED, write_result  # noqa: E402
+from lean_local.engine.runner import run_backtest  # noqa: E402
+from machine import SHARED, summary_statistics, write_result  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = (1, 2, 3)
 
-
-def pick(stats: dict) -> dict:
-    return {k: stats.get(k) for k in SUMMARY_KEYS}
 
 
 if __name__ == "__main__":
@@ -40,10 +37,11 @@ if __name__ == "__main__":
             result = run_backtest(ROOT / "algorithms" / "perl_portfolio", data_dir=data, parameters=parameters,
                                   progress=False, write=False)
             runs[f"seed{seed}"] = {"wall_seconds": round(time.perf_counter() - began, 1),
-                                   "statistics": pick(result.statistics["algorithm"]),
+                                   "statistics": summary_statistics(result.statistics["algorithm"]),
                                    "runtime": result.algorithm.runtime_statistics}
             print(seed, runs[f"seed{seed}"], flush=True)
     write_result("perl_backtest", {
         "window": ["2009-06-01", "2018-12-31"], "backbone": "chronos-t5-tiny architecture, RANDOM weights, CPU fp32",
-        "target_wall_seconds": 180, "perl_portfolio": runs, "top100_baseline": pick(baseline.statistics["algorithm"]),
-        "spy": pick(baseline.statistics["benchmark"])})
+        "target_wall_seconds": 180, "perl_portfolio": runs,
+        "top100_baseline": summary_statistics(baseline.statistics["algorithm"]),
+        "spy": summary_statistics(baseline.statistics["benchmark"])})
