@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from lean_local.data.importer import import_data
+from lean_local.engine.runner import RunResult, run_backtest
 
 DAYS = pd.bdate_range("2020-01-01", "2020-03-31")  # plain weekdays: the calendar of these markets
 
@@ -62,3 +63,12 @@ def write_project(root: Path, name: str, main_py: str, parameters: dict | None =
               "libraries": [{"name": "models", "path": "Library/models"}, {"name": "skeleton", "path": "Library/skeleton"}]}
     (project / "config.json").write_text(json.dumps(config))
     return project
+
+
+def first_backtest(root: Path, name: str, main_py: str, parameters: dict, market: Path, start: str,
+                   end: str) -> tuple[Path, Path, RunResult]:
+    """A CLI root with one project and its first backtest (written to ``root/out1``): the starting point
+    of the end-to-end tests that save state to the object store and resume it in a later run."""
+    project = write_project(root, name, main_py, parameters)
+    result = run_backtest(project, data_dir=market, start=start, end=end, progress=False, output=root / "out1")
+    return root, project, result

@@ -10,7 +10,7 @@ import pytest
 
 from lean_local.data.synthetic import write_synthetic_market
 from lean_local.engine.runner import run_backtest
-from markets import write_project
+from markets import first_backtest, write_project
 
 ROOT = Path(__file__).resolve().parents[1]
 MAIN = (ROOT / "algorithms" / "llm4fts_ranker" / "main.py").read_text()
@@ -30,10 +30,7 @@ def market(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def first_run(market, tmp_path_factory):
     root = tmp_path_factory.mktemp("cli_root")
-    project = write_project(root, "llm4fts_ranker", MAIN, TINY)
-    result = run_backtest(project, data_dir=market, start="2010-01-01", end="2010-04-30", progress=False,
-                          output=root / "out1")
-    return root, project, result
+    return first_backtest(root, "llm4fts_ranker", MAIN, TINY, market, "2010-01-01", "2010-04-30")
 
 
 def test_it_pretrains_when_nothing_is_stored_and_records_the_weights(first_run):

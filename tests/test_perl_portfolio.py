@@ -10,7 +10,7 @@ import pytest
 
 from lean_local.data.synthetic import write_synthetic_market
 from lean_local.engine.runner import run_backtest
-from markets import write_project
+from markets import first_backtest, write_project
 from models.allocator import BackboneLoadError, checkpoint_keys
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,10 +29,7 @@ def market(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def first_run(market, tmp_path_factory):
     root = tmp_path_factory.mktemp("cli_root")
-    project = write_project(root, "perl_portfolio", MAIN, TINY_RANDOM)
-    result = run_backtest(project, data_dir=market, start="2010-01-01", end="2010-06-30", progress=False,
-                          output=root / "out1")
-    return root, project, result
+    return first_backtest(root, "perl_portfolio", MAIN, TINY_RANDOM, market, "2010-01-01", "2010-06-30")
 
 
 def test_the_run_records_which_weights_it_used(first_run):

@@ -11,7 +11,8 @@ from lean_local.data.synthetic import write_synthetic_market
 from lean_local.engine.quantbook import QuantBook
 from lean_local.engine.symbols import Resolution
 from models.allocator import AllocatorConfig, OnlineAllocator
-from models.allocator.walk_forward import decision_days, month_inputs, research_months, run_online
+from models.allocator.walk_forward import month_inputs, research_months, run_online
+from models.universe import decision_days
 from models.features import selected_features
 from models.returns import holding_period_returns
 from models.universe import point_in_time_universes, read_constituents

@@ -19,6 +19,14 @@ def is_selection_month(month: int, months: Sequence[int] = SELECTION_MONTHS) -> 
     return month in months
 
 
+def decision_days(trading_days: Sequence[pd.Timestamp], start: str, end: str) -> list[pd.Timestamp]:
+    """First trading day of each month in [start, end] (``date_rules.month_start``): every algorithm's
+    rebalance day, and the research loops' decision days."""
+    days = pd.DatetimeIndex(trading_days).normalize()
+    days = days[(days >= pd.Timestamp(start)) & (days <= pd.Timestamp(end))]
+    return list(pd.Series(days, index=days).groupby(days.to_period("M")).min())
+
+
 def top_by_weight(items: Iterable[tuple[T, float | None]], count: int) -> list[T]:
     """The ``count`` items with the largest weight; missing weights never qualify; ties keep input order."""
     ranked = sorted(((key, w) for key, w in items if w is not None and w > 0), key=lambda kw: kw[1], reverse=True)

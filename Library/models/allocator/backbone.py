@@ -14,6 +14,7 @@ from typing import Any
 import torch
 from transformers import T5Config, T5ForConditionalGeneration
 
+from ..seeding import seeded_torch
 from ..weights_info import WeightsInfo
 
 CHRONOS_T5_SIZES: dict[str, dict[str, int]] = {
@@ -64,8 +65,7 @@ def chronos_t5_config(size: str, **overrides: Any) -> T5Config:
 def build_random(size: str, seed: int, **overrides: Any) -> T5ForConditionalGeneration:
     """The exact architecture of ``size`` with seeded random weights (same seed, same weights)."""
     config = chronos_t5_config(size, **overrides)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with seeded_torch(seed):
         return T5ForConditionalGeneration(config).eval()
 
 

@@ -6,8 +6,10 @@ the parameter, not months into a backtest.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from typing import Any, Mapping
+
+from ..parameters import choice_problems, config_from_parameters, minimum_problems
 
 WEIGHT_MODES = ("pretrained", "random", "auto")
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
@@ -53,23 +55,14 @@ class AllocatorConfig:
         self.validate()
 
     def validate(self) -> None:
-        problems = []
-        if self.weights not in WEIGHT_MODES:
-            problems.append(f"weights={self.weights!r}: use one of {WEIGHT_MODES}")
-        if self.precision not in PRECISIONS:
-            problems.append(f"precision={self.precision!r}: use one of {PRECISIONS}")
-        if self.pooling not in POOLINGS:
-            problems.append(f"pooling={self.pooling!r}: use one of {POOLINGS}")
+        problems = choice_problems(self, {"weights": WEIGHT_MODES, "precision": PRECISIONS, "pooling": POOLINGS})
         unknown = set(self.lora_targets) - set(ATTENTION_TARGETS + FEED_FORWARD_TARGETS)
         if unknown or not self.lora_targets:
             problems.append(f"lora_targets={','.join(self.lora_targets)!r}: choose from "
                             f"{','.join(ATTENTION_TARGETS + FEED_FORWARD_TARGETS)}")
-        for name in ("lookback_days", "lora_r", "lora_alpha", "steps_per_update", "n_features"):
-            if int(getattr(self, name)) < 1:
-                problems.append(f"{name}={getattr(self, name)}: must be >= 1")
-        for name in ("lr", "eta", "lora_dropout", "epsilon", "weight_decay"):
-            if float(getattr(self, name)) < 0:
-                problems.append(f"{name}={getattr(self, name)}: must be >= 0")
+        problems += minimum_problems(self, ("lookback_days", "lora_r", "lora_alpha", "steps_per_update",
+                                            "n_features"), 1)
+        problems += minimum_problems(self, ("lr", "eta", "lora_dropout", "epsilon", "weight_decay"), 0)
         if not 0 < self.min_valid_fraction <= 1:
             problems.append(f"min_valid_fraction={self.min_valid_fraction}: must be in (0, 1]")
         if problems:
@@ -78,14 +71,7 @@ class AllocatorConfig:
     @classmethod
     def from_parameters(cls, parameters: Mapping[str, Any], **overrides: Any) -> "AllocatorConfig":
         """Build from LEAN parameter strings; unknown names are ignored (the algorithm owns other parameters)."""
-        types = {f.name: f.type for f in fields(cls)}
-        values: dict[str, Any] = {}
-        for name, raw in parameters.items():
-            if name not in types or raw is None or name == "backbone_overrides":
-                continue
-            values[name] = convert_parameter(name, raw, cls.__dataclass_fields__[name].default)
-        values.update(overrides)
-        return cls(**values)
+        return config_from_parameters(cls, parameters, overrides)
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -99,18 +85,3 @@ class AllocatorConfig:
         out["lora_targets"] = sorted(self.lora_targets)
         return out
 
-
-def convert_parameter(name: str, raw: Any, default: Any) -> Any:
-    """A LEAN parameter string as the type of its default; the error names the parameter."""
-    if isinstance(default, tuple):
-        return tuple(t.strip() for t in str(raw).split(",") if t.strip()) if isinstance(raw, str) else tuple(raw)
-    try:
-        if isinstance(default, bool):
-            return raw if isinstance(raw, bool) else str(raw).strip().lower() in ("1", "true", "yes")
-        if isinstance(default, int):
-            return int(raw)
-        if isinstance(default, float):
-            return float(raw)
-    except ValueError as exc:
-        raise ValueError(f"parameter {name}={raw!r}: expected {type(default).__name__}") from exc
-    return str(raw)

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from peft import LoraConfig, PeftModel, get_peft_model
 
+from ..seeding import seeded_torch
 from .backbone import WeightsInfo, load_backbone
 from .config import AllocatorConfig
 from .loss import allocation_loss, entropy
@@ -78,8 +79,7 @@ class OnlineAllocator:
     def from_backbone(cls, config: AllocatorConfig, t5: Any, info: WeightsInfo) -> "OnlineAllocator":
         device = resolve_device(config.device)
         precision = resolve_precision(config.precision, device)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(config.seed)
+        with seeded_torch(config.seed):
             network = AllocatorNetwork(t5, config.n_features, config.pooling)
             if precision.name == "fp16":
                 keep_in_fp32(network)
@@ -130,9 +130,7 @@ class OnlineAllocator:
         held = torch.as_tensor(decision.weights, dtype=torch.float32, device=self.device)
         loss = float(allocation_loss(held, r, self.config.eta, self.config.epsilon))
         skipped = 0
-        devices = [self.device] if self.device.type == "cuda" else []
-        with torch.random.fork_rng(devices=devices):  # dropout draws from a seeded stream, not the caller's
-            torch.manual_seed(self.config.seed + self.months_learned)
+        with seeded_torch(self.config.seed + self.months_learned, self.device):  # dropout: a seeded stream
             for _ in range(self.config.steps_per_update):
                 skipped += 0 if self._step(decision, r) else 1
         self.months_learned += 1

@@ -16,7 +16,7 @@ import pandas as pd
 
 from ..features import indicator_panel, selected_features, warmup_bars
 from ..returns import holding_period_returns
-from ..universe import point_in_time_universes
+from ..universe import decision_days, point_in_time_universes
 from .learner import OnlineAllocator
 from .loss import entropy
 
@@ -31,13 +31,6 @@ class MonthInputs:
     mask: np.ndarray  # (N, lookback)
     label: pd.Series  # D close -> last close of D's month (what the learner sees)
     held: pd.Series  # D close -> next decision's close (what the portfolio earns)
-
-
-def decision_days(trading_days: Sequence[pd.Timestamp], start: str, end: str) -> list[pd.Timestamp]:
-    """First trading day of each month in [start, end] (``date_rules.month_start``)."""
-    days = pd.DatetimeIndex(trading_days).normalize()
-    days = days[(days >= pd.Timestamp(start)) & (days <= pd.Timestamp(end))]
-    return list(pd.Series(days, index=days).groupby(days.to_period("M")).min())
 
 
 def month_inputs(history: pd.DataFrame, universes: dict[pd.Timestamp, list[Hashable]], lookback: int,

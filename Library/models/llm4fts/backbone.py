@@ -12,6 +12,7 @@ from typing import Any
 import torch
 from transformers import GPT2Config, GPT2Model
 
+from ..seeding import seeded_torch
 from ..weights_info import WeightsInfo
 from .config import RankerConfig
 
@@ -65,8 +66,7 @@ def build_random_gpt2(config: RankerConfig, **extra: Any) -> GPT2Model:
         dims.update(n_embd=config.gpt_width, n_head=config.gpt_heads)
     dims["n_layer"] = min(dims["n_layer"], config.gpt_layers)
     dims.update(config.backbone_overrides)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(config.seed)
+    with seeded_torch(config.seed):
         return GPT2Model(GPT2Config(n_positions=max(64, config.lookback_days * 2), **dims, **extra))
 
 

@@ -1,10 +1,10 @@
 """Every setting of the LLM4FTS ranker, in one dataclass, parsed from LEAN parameter strings."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from typing import Any, Mapping
 
-from ..allocator.config import convert_parameter
+from ..parameters import choice_problems, config_from_parameters, minimum_problems
 
 WEIGHT_MODES = ("pretrained", "random")
 PRETRAIN_MODES = ("auto", "require")
@@ -54,17 +54,11 @@ class RankerConfig:
     backbone_overrides: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        problems = []
-        if self.weights not in WEIGHT_MODES:
-            problems.append(f"weights={self.weights!r}: use one of {WEIGHT_MODES}")
-        if self.pretrain not in PRETRAIN_MODES:
-            problems.append(f"pretrain={self.pretrain!r}: use one of {PRETRAIN_MODES}")
-        if self.finetune_layers not in FINETUNE_LAYERS:
-            problems.append(f"finetune_layers={self.finetune_layers!r}: use one of {FINETUNE_LAYERS}")
-        for name in ("gpt_layers", "lookback_days", "patch_length", "patch_stride", "label_horizon_days",
-                     "finetune_steps", "finetune_window_days", "pretrain_batch"):
-            if int(getattr(self, name)) < 1:
-                problems.append(f"{name}={getattr(self, name)}: must be >= 1")
+        problems = choice_problems(self, {"weights": WEIGHT_MODES, "pretrain": PRETRAIN_MODES,
+                                          "finetune_layers": FINETUNE_LAYERS})
+        problems += minimum_problems(self, ("gpt_layers", "lookback_days", "patch_length", "patch_stride",
+                                            "label_horizon_days", "finetune_steps", "finetune_window_days",
+                                            "pretrain_batch"), 1)
         if self.patch_length > self.lookback_days:
             problems.append(f"patch_length={self.patch_length} is longer than lookback_days={self.lookback_days}")
         if not 0 < self.top_fraction <= 1:
@@ -81,11 +75,7 @@ class RankerConfig:
     @classmethod
     def from_parameters(cls, parameters: Mapping[str, Any], **overrides: Any) -> "RankerConfig":
         """Build from LEAN parameter strings; names the algorithm owns are ignored."""
-        names = {f.name for f in fields(cls)} - {"backbone_overrides"}
-        values = {name: convert_parameter(name, raw, cls.__dataclass_fields__[name].default)
-                  for name, raw in parameters.items() if name in names and raw is not None}
-        values.update(overrides)
-        return cls(**values)
+        return config_from_parameters(cls, parameters, overrides)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import logging
 import math
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..seeding import seeded_torch
 from .backbone import load_gpt2
 from .config import RankerConfig
 from .loss import ranking_loss
@@ -67,19 +67,9 @@ class LLM4FTSRanker:
         device = torch.device("cuda" if config.device == "auto" and torch.cuda.is_available() else
                               ("cpu" if config.device == "auto" else config.device))
         backbone, info = load_gpt2(config)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(config.seed + 1)
+        with seeded_torch(config.seed + 1):
             network = LLM4FTSNetwork(config, backbone).to(device)
         return cls(config, network, info, library, device)
-
-    @contextmanager
-    def _seeded_dropout(self, seed: int) -> Iterator[None]:
-        """Dropout draws from a stream fixed by the seed and the training progress, never from the
-        caller's global generator: otherwise two processes with the same seed train differently."""
-        devices = [self.device] if self.device.type == "cuda" else []
-        with torch.random.fork_rng(devices=devices):
-            torch.manual_seed(seed)
-            yield
 
     # --- patch plans ---
     def plan(self, index_closes: np.ndarray | None) -> np.ndarray:
@@ -98,7 +88,7 @@ class LLM4FTSRanker:
         cfg = self.config
         batch = torch.as_tensor(series, dtype=torch.float32, device=self.device)
         self.network.train()
-        with self._seeded_dropout(cfg.seed * 1_000_003 + self.pretrain_steps_done):
+        with seeded_torch(cfg.seed * 1_000_003 + self.pretrain_steps_done, self.device):  # dropout
             predicted = self.network.next_patch(batch[:, : cfg.lookback_days], starts)
         target = extract_patches(batch, np.asarray(starts) + cfg.patch_stride, cfg.patch_length)
         loss = F.mse_loss(predicted, target)
@@ -118,7 +108,7 @@ class LLM4FTSRanker:
         """One optimizer step per cross-section on alpha * ranking + beta * MSE; a step whose loss or
         gradient is not finite is skipped (weights and optimizer state unchanged)."""
         cfg, report = self.config, TrainingReport()
-        with self._seeded_dropout(cfg.seed * 1009 + self.months_learned):
+        with seeded_torch(cfg.seed * 1009 + self.months_learned, self.device):
             self.network.train()
             for section in sections:
                 if section.returns is None:

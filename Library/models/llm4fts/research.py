@@ -10,8 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..allocator.walk_forward import decision_days
-from ..universe import point_in_time_universes
+from ..universe import decision_days, point_in_time_universes
 from .checkpoint import artifact_prefix, save_pretrained
 from .config import RankerConfig
 from .ranker import LLM4FTSRanker
