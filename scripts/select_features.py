@@ -1,4 +1,4 @@
-"""Regenerates Library/models/features/selected_42.json: the 42 features the models read.
+"""Regenerates Library/models/features/selected_42.py: the 42 features the models read.
 
 Sample: every month start from 2009-06 to 2015-12, the point-in-time top-100 universe (the same rule
 as the algorithms: constituents file of the previous trading day, largest weights), the indicator
@@ -27,7 +27,7 @@ from lean_local.engine.history import daily_history  # noqa: E402
 from lean_local.engine.symbols import Symbol  # noqa: E402
 from models.features.catalog import candidate_names  # noqa: E402
 from models.features.panel import SELECTED_PATH, indicator_panel  # noqa: E402
-from models.features.selection import select_by_vif  # noqa: E402
+from models.features.selection import render_selection_module, select_by_vif  # noqa: E402
 from models.universe import top_by_weight  # noqa: E402
 
 WINDOW = ("2009-06-01", "2015-12-31")
@@ -69,5 +69,5 @@ if __name__ == "__main__":
     result = run(Path(args.data))
     print(json.dumps({k: v for k, v in result.items() if k not in ("vif", "removed_in_order")}, indent=1))
     if args.write:
-        SELECTED_PATH.write_text(json.dumps(result, indent=1) + "\n")
+        SELECTED_PATH.write_text(render_selection_module(result))
         print(f"written to {SELECTED_PATH}")

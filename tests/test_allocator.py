@@ -15,7 +15,7 @@ from lean_local.engine.object_store import ObjectStore
 from models.allocator import (AllocatorConfig, BackboneLoadError, OnlineAllocator, allocation_loss, build_random,
                               checkpoint_keys, chronos_t5_config, entropy, load_backbone, resume_from_store,
                               save_to_store)
-from models.allocator.checkpoint import checkpoint_files, restore_files
+from models.allocator.checkpoint import checkpoint_files
 from models.allocator.network import AllocatorNetwork
 from models.allocator.precision import keep_in_fp32
 
@@ -324,7 +324,7 @@ def test_resume_continues_exactly_like_an_uninterrupted_run(tmp_path):
 def stored_checkpoint(tmp_path: Path) -> tuple[ObjectStore, dict[str, bytes]]:
     store = ObjectStore(tmp_path)
     save_to_store(store, "perl/test", trained_learner(), extra={"trained_through": "2012-06-29 18:00:00"})
-    return store, {name: store.read_bytes(key) for name, key in checkpoint_keys("perl/test").items()}
+    return store, {name: store.read_bytes(key) for name, key in checkpoint_keys(store, "perl/test").items()}
 
 
 def assert_fresh_and_kept(store: ObjectStore, learner: OnlineAllocator, outcome, original: dict[str, bytes]) -> None:
@@ -334,12 +334,12 @@ def assert_fresh_and_kept(store: ObjectStore, learner: OnlineAllocator, outcome,
     assert all(torch.equal(a, b) for a, b in zip(trainable_state(learner).values(), trainable_state(fresh).values()))
     kept = outcome.message.split("kept under '")[1].rstrip("'/")
     assert {name: store.read_bytes(f"{kept}/{name}") for name in original} == original
-    assert {name: store.read_bytes(key) for name, key in checkpoint_keys("perl/test").items()} == original
+    assert {name: store.read_bytes(key) for name, key in checkpoint_keys(store, "perl/test").items()} == original
 
 
 def test_a_corrupted_adapter_is_reported_kept_and_not_loaded(tmp_path):
     store, original = stored_checkpoint(tmp_path)
-    key = checkpoint_keys("perl/test")["adapter_model.safetensors"]
+    key = checkpoint_keys(store, "perl/test")["adapter_model.safetensors"]
     corrupted = bytearray(original["adapter_model.safetensors"])
     corrupted[-8:] = b"\xff" * 8
     store.save_bytes(key, bytes(corrupted))

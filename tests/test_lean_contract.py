@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import ast
+import json
 import os
+import shutil
 import sys
 from importlib import metadata
 from pathlib import Path
@@ -67,10 +69,20 @@ def test_transitive_packages_are_really_required_by_pinned_ones():
             assert dist.lower() in requires, f"{parent} does not require {dist}"
 
 
-def _mypy(main: Path) -> tuple[str, int]:
-    os.environ["MYPYPATH"] = str(ROOT / "Library")
-    out, err, status = mypy_api.run([str(main), "--ignore-missing-imports", "--cache-dir", str(ROOT / ".mypy_cache"),
-                                     "--no-error-summary"])
+def library_sources(library: Path) -> list[str]:
+    """Every module of the library projects, passed to mypy explicitly.
+
+    Library/ is on site-packages through scripts/setup_env.sh's .pth, so when mypy reaches `skeleton` or
+    `models` by import it treats them as installed packages and reports nothing inside them: a typo in the
+    skeleton (where most LEAN calls live) would pass. Files named on the command line are always checked.
+    """
+    return sorted(str(p) for p in library.rglob("*.py") if "__pycache__" not in p.parts)
+
+
+def _mypy(main: Path, library: Path = ROOT / "Library") -> tuple[str, int]:
+    os.environ["MYPYPATH"] = str(library)
+    out, err, status = mypy_api.run([str(main), *library_sources(library), "--ignore-missing-imports",
+                                     "--cache-dir", str(ROOT / ".mypy_cache"), "--no-error-summary"])
     return out + err, status
 
 
@@ -89,6 +101,18 @@ def test_type_check_catches_members_lean_lacks(tmp_path):
     assert status == 1 and "set_holdingz" in output and "set_cash" in output
 
 
+def test_type_check_reaches_into_the_skeleton(tmp_path):
+    """The audit's example: a typo in the skeleton's LEAN call must fail the check, not pass silently."""
+    library = tmp_path / "Library"
+    shutil.copytree(ROOT / "Library", library, ignore=shutil.ignore_patterns("__pycache__"))
+    skeleton = library / "skeleton" / "top100.py"
+    text = skeleton.read_text()
+    assert "self.settings.seed_initial_prices = True" in text
+    skeleton.write_text(text.replace("self.settings.seed_initial_prices = True", "self.settings.seed_initial_pricez = True"))
+    output, status = _mypy(ROOT / "algorithms" / "top100_baseline" / "main.py", library)
+    assert status == 1 and "seed_initial_pricez" in output, output
+
+
 def test_gpu_dockerfile_pins_the_lean_release_of_our_package_list():
     """Dockerfile.gpu adds weights only: every package already comes from the pinned LEAN image."""
     text = (ROOT / "Dockerfile.gpu").read_text()
@@ -98,3 +122,17 @@ def test_gpu_dockerfile_pins_the_lean_release_of_our_package_list():
     assert f"QuantConnect/Lean@{commit}" in text  # release 18019 is that commit (git tag in QuantConnect/Lean)
     assert "pip install" not in text and "latest" not in text
     assert "HF_HUB_OFFLINE=1" in text
+
+
+def test_gpu_image_holds_every_checkpoint_the_default_configs_load():
+    """Offline in the image: each algorithm whose config.json defaults to pretrained weights must find its
+    model_id (the exact hub id: the cache is keyed by it) among the ones Dockerfile.gpu downloads."""
+    text = (ROOT / "Dockerfile.gpu").read_text()
+    baked = set(text.split('ARG HF_MODELS="')[1].split('"')[0].split())
+    needed = {}
+    for config in (ROOT / "algorithms").glob("*/config.json"):
+        parameters = json.loads(config.read_text()).get("parameters", {})
+        if parameters.get("weights") == "pretrained":
+            needed[config.parent.name] = parameters["model_id"]
+    assert set(needed) == {"perl_portfolio", "llm4fts_ranker"}
+    assert {name: model for name, model in needed.items() if model not in baked} == {}

@@ -15,7 +15,7 @@ from models.llm4fts import (LearnableWavelet, LLM4FTSRanker, PricePanel, RankerC
                             cross_section, dtw_distance, finetune_until, fit_sipr, pairwise_ranking_loss, patch_starts, pretrain,
                             ranking_loss, top_fraction, walk_forward, window_features)
 from models.llm4fts.backbone import BackboneLoadError
-from models.llm4fts.checkpoint import load_stage1, resume_running, save_pretrained, save_running
+from models.llm4fts.checkpoint import load_stage1, resume_running, running_state, save_pretrained, save_running
 from models.llm4fts.dtw import dtw_barycenter, normalised_shape
 from models.llm4fts.sipr import PatternLibrary
 
@@ -248,10 +248,11 @@ def test_save_and_load_round_trip_through_the_object_store(tmp_path):
     with pytest.raises(Exception, match="look-ahead"):
         load_stage1(store, "llm4fts/t", tiny_ranker(), not_after="2015-06-01")
     save_running(store, "llm4fts_ranker/t", ranker, {"trained_through": "2015-09-01"})
-    fresh = tiny_ranker()
+    fresh = tiny_ranker()  # the running state holds what stage 2 trains, on top of the stage-1 weights
+    assert load_stage1(store, "llm4fts/t", fresh, not_after="2016-01-01") is not None
     assert resume_running(store, "llm4fts_ranker/t", fresh, "s1", not_after="2016-01-01").resumed
     np.testing.assert_allclose(fresh.predict(section), ranker.predict(section), atol=1e-6)
-    (tmp_path / "llm4fts_ranker/t/model.safetensors").write_bytes(b"broken")
+    (tmp_path / running_state(store, "llm4fts_ranker/t").current_keys()["model.safetensors"]).write_bytes(b"broken")
     outcome = resume_running(store, "llm4fts_ranker/t", tiny_ranker(), "s2", not_after="2016-01-01")
     assert outcome.rejected and "checksum" in outcome.message
     assert (tmp_path / "llm4fts_ranker/t/rejected/s2/model.safetensors").exists()

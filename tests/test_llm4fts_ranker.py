@@ -9,8 +9,10 @@ import pandas as pd
 import pytest
 
 from lean_local.data.synthetic import write_synthetic_market
+from lean_local.engine.object_store import ObjectStore
 from lean_local.engine.runner import run_backtest
 from markets import first_backtest, write_project
+from models.llm4fts.checkpoint import stage1_state
 
 ROOT = Path(__file__).resolve().parents[1]
 MAIN = (ROOT / "algorithms" / "llm4fts_ranker" / "main.py").read_text()
@@ -38,8 +40,9 @@ def test_it_pretrains_when_nothing_is_stored_and_records_the_weights(first_run):
     statistics = json.loads((result.output_dir / "statistics.json").read_text())
     assert statistics["runtime"]["Model weights"] == "random"
     assert statistics["runtime"]["Stage 1"].startswith("fitted in this run")
-    assert (root / "storage" / ARTIFACT / "sipr.json").is_file()
-    assert (root / "storage" / ARTIFACT / "stage1" / "model.safetensors").is_file()
+    artifact = stage1_state(ObjectStore(root / "storage"), ARTIFACT).current_keys()
+    assert set(artifact) == {"sipr.json", "model.safetensors", "stage1.json"}  # one generation, one manifest
+    assert all((root / "storage" / key).is_file() for key in artifact.values())
     assert "RANDOM weights with the gpt2 resized (n_embd 32, n_head 2) GPT-2 architecture (seed 3)" in \
         (result.output_dir / "log.txt").read_text()
     assert result.algorithm.ranker.months_learned == 4
@@ -71,3 +74,24 @@ def test_pretrain_require_without_an_artifact_stops_with_the_command_to_run(mark
     with pytest.raises(RuntimeError, match="pretrain=require but no usable stage-1 artifact.*pretrain_llm4fts.py"):
         run_backtest(project, data_dir=market, start="2010-01-01", end="2010-02-28", progress=False,
                      output=tmp_path / "out")
+
+
+def test_a_run_before_the_stored_artifact_keeps_it_under_rejected_and_pretrains_again(first_run, market):
+    """Issue 15: the stage-1 artifact (weights and SIPR library) learned from bars up to the first run's
+    start, so an earlier run refuses it as look-ahead; pre-training again must not destroy it uncopied."""
+    root, project, _ = first_run
+    store = ObjectStore(root / "storage")
+    stored = {name: store.read_bytes(key) for name, key in stage1_state(store, ARTIFACT).current_keys().items()}
+    assert set(stored) == {"sipr.json", "model.safetensors", "stage1.json"}
+    earlier = run_backtest(project, data_dir=market, start="2009-11-02", end="2009-12-31", progress=False,
+                           output=root / "out3", parameters=TINY | {"fresh_start": "true"})
+    log = (earlier.output_dir / "log.txt").read_text()
+    assert "stage-1 artifact under 'llm4fts/gpt2_l2_w32_random_seed3/' (generation 1) not used" in log
+    assert "look-ahead" in log
+    statistics = json.loads((earlier.output_dir / "statistics.json").read_text())
+    assert statistics["runtime"]["Stage 1"].startswith("fitted in this run")
+    kept = [key for key in store.keys if key.startswith(f"{ARTIFACT}/rejected/") and key.endswith("stage1.json")]
+    assert len(kept) == 1
+    folder = kept[0].rsplit("/", 1)[0]
+    assert {name: store.read_bytes(f"{folder}/{name}") for name in stored} == stored
+    assert stage1_state(store, ARTIFACT).current_keys()["stage1.json"] == f"{ARTIFACT}/gen-2/stage1.json"

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from lean_local.data.synthetic import write_synthetic_market
+from lean_local.engine.object_store import ObjectStore
 from lean_local.engine.runner import run_backtest
 from markets import first_backtest, write_project
 from models.allocator import BackboneLoadError, checkpoint_keys
@@ -55,9 +56,11 @@ def test_it_trades_the_models_weights_and_learns_away_from_equal_weight(first_ru
 
 def test_checkpoints_land_in_the_object_store_and_a_later_run_resumes(first_run, market):
     root, project, _ = first_run
-    for key in checkpoint_keys(PREFIX).values():
+    keys = checkpoint_keys(ObjectStore(root / "storage"), PREFIX)
+    assert len(keys) == 5
+    for key in keys.values():
         assert (root / "storage" / key).is_file(), key
-    manifest = json.loads((root / "storage" / PREFIX / "learner.json").read_text())
+    manifest = json.loads((root / "storage" / keys["learner.json"]).read_text())
     assert manifest["extra"]["trained_through"].startswith("2010-06-30")
     assert manifest["learner"]["weights_info"]["source"] == "random"
     later = run_backtest(project, data_dir=market, start="2010-07-01", end="2010-08-31", progress=False,
@@ -69,7 +72,8 @@ def test_checkpoints_land_in_the_object_store_and_a_later_run_resumes(first_run,
 def test_rerunning_the_same_years_refuses_the_checkpoint_and_keeps_it(market, tmp_path):
     project = write_project(tmp_path, "perl_portfolio", MAIN, TINY_RANDOM)
     run_backtest(project, data_dir=market, start="2010-01-01", end="2010-02-28", progress=False, output=tmp_path / "a")
-    saved = (tmp_path / "storage" / PREFIX / "adapter_model.safetensors").read_bytes()
+    keys = checkpoint_keys(ObjectStore(tmp_path / "storage"), PREFIX)
+    saved = (tmp_path / "storage" / keys["adapter_model.safetensors"]).read_bytes()
     again = run_backtest(project, data_dir=market, start="2010-01-01", end="2010-02-28", progress=False,
                          output=tmp_path / "b")
     log = (again.output_dir / "log.txt").read_text()

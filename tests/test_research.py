@@ -24,17 +24,27 @@ def synthetic(tmp_path_factory) -> Path:
 def test_quantbook_history_is_lean_shaped(synthetic):
     qb = QuantBook(synthetic)
     spy = qb.add_equity("SPY").symbol
-    frame = qb.history([spy, "SAA"], 10)
-    assert list(frame.index.names) == ["symbol", "time"] and frame.shape == (20, 5)
+    # A date range: QuantBook's clock is today (LEAN), so a bar count over this 2012 data would be empty.
+    frame = qb.history([spy, "SAA"], pd.Timestamp("2012-12-01"), pd.Timestamp("2012-12-31 16:00"))
+    assert list(frame.index.names) == ["symbol", "time"] and frame.shape == (42, 5)
     assert frame.loc["SPY"].index[-1] == pd.Timestamp("2012-12-31 16:00")
     window = qb.history(spy, pd.Timestamp("2012-01-01"), pd.Timestamp("2012-02-01"))
     assert window.index.get_level_values("time").min() >= pd.Timestamp("2012-01-01")
 
 
+# Sizes the notebooks read from the environment so that each cell takes seconds here (their defaults are the
+# README's full runs); the per-cell timeout is generous so that a busy machine slows the test, never fails it.
+NOTEBOOK_SIZES = {"LLM4FTS_NOTEBOOK_STEPS": "3", "PERL_NOTEBOOK_END": "2012-03-31"}
+CELL_TIMEOUT_SECONDS = 1800
+
+
 @pytest.mark.parametrize("notebook", sorted(p.name for p in (ROOT / "research").glob("*.ipynb")))
 def test_research_notebooks_run_locally(notebook, synthetic, monkeypatch):
     monkeypatch.setenv("LEAN_DATA_FOLDER", str(synthetic))
+    for name, value in NOTEBOOK_SIZES.items():
+        monkeypatch.setenv(name, value)
     nb = nbformat.read(ROOT / "research" / notebook, as_version=4)
-    NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(ROOT / "research")}}).execute()
+    NotebookClient(nb, timeout=CELL_TIMEOUT_SECONDS, kernel_name="python3",
+                   resources={"metadata": {"path": str(ROOT / "research")}}).execute()
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]
     assert not errors

@@ -10,13 +10,28 @@ C = TypeVar("C")
 NOT_FROM_PARAMETERS = frozenset({"backbone_overrides"})  # a dict: set in code, never from a string
 
 
+TRUE_WORDS = ("true", "1", "yes")
+FALSE_WORDS = ("false", "0", "no")
+
+
+def parse_bool(name: str, raw: Any) -> bool:
+    """true/false, 1/0, yes/no in any case; anything else is refused, since a typo such as
+    ``use_sipr=ture`` would otherwise switch a feature off without a word."""
+    text = str(raw).strip().lower()
+    if text in TRUE_WORDS:
+        return True
+    if text in FALSE_WORDS:
+        return False
+    raise ValueError(f"parameter {name}={raw!r}: expected true or false (also 1/0, yes/no; any case)")
+
+
 def convert_parameter(name: str, raw: Any, default: Any) -> Any:
     """A LEAN parameter string as the type of its default; the error names the parameter."""
     if isinstance(default, tuple):
         return tuple(t.strip() for t in str(raw).split(",") if t.strip()) if isinstance(raw, str) else tuple(raw)
+    if isinstance(default, bool):
+        return raw if isinstance(raw, bool) else parse_bool(name, raw)
     try:
-        if isinstance(default, bool):
-            return raw if isinstance(raw, bool) else str(raw).strip().lower() in ("1", "true", "yes")
         if isinstance(default, int):
             return int(raw)
         if isinstance(default, float):

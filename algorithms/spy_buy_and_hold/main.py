@@ -15,7 +15,9 @@ class SpyBuyAndHold(QCAlgorithm):
         self.set_cash(1_000_000_000)
         self.settings.free_portfolio_value_percentage = 0
         self.spy = self.add_equity("SPY", Resolution.DAILY).symbol
-        self.set_benchmark("SPY")
+        # A function benchmark over the daily subscription: set_benchmark("SPY") would read LEAN's internal
+        # HOUR feed, which daily-only data leaves flat at 0 (see Library/skeleton/top100.py).
+        self.set_benchmark(lambda time: self.securities[self.spy].price)
         self.schedule.on(self.date_rules.every_day("SPY"), self.time_rules.after_market_open("SPY", 30), self.enter_position)
 
     def enter_position(self) -> None:

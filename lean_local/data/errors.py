@@ -35,6 +35,8 @@ class DataError(ValueError):
         lines = [str(p) for p in shown]
         if len(self.problems) > len(shown):
             lines.append(f"... and {len(self.problems) - len(shown)} more")
-        if hint:
+        if hint and len(lines) == 1:  # one problem: one line, so the CLI prints a single `error: ...` line
+            lines[0] += f"; {hint[0].lower()}{hint[1:]}"
+        elif hint:
             lines.append(hint)
         super().__init__("\n".join(lines))

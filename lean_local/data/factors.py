@@ -30,33 +30,79 @@ def _as_date(value: np.datetime64) -> dt.date:
     return dt.date.fromisoformat(str(value)[:10])
 
 
+# A split whose day's price move contradicts it is ignored (and reported): see split_contradicted.
+SPLIT_TOLERANCE = 1.5
+
+
+def split_contradicted(prev_close: float, close: float, ratio: float, dividend: float = 0.0) -> bool:
+    """True when the raw closes around an ex-date say the split of ``ratio`` (7 for 7:1) did not happen.
+
+    A k:1 split moves the raw close by about 1/k, so the day's move as the split reads it,
+    ``close / (prev_close / k - dividend)`` (a same-day dividend in post-split terms, as LEAN's factor reads it),
+    is near 1. The split is contradicted when that move is off by more than ``SPLIT_TOLERANCE`` (x1.5) either
+    way AND the move without the split, ``close / (prev_close - dividend)``, is possible and closer to 1. The
+    second condition keeps real splits that coincide with a large move: MSI's 1:7 reverse split on the day it
+    spun off Motorola Mobility (2011-01-04, $9.11 -> $39.77: x0.62 with the split, x4.37 without). In the dev
+    data (452 splits) it rejects three vendor rows: ANTM 2002-03-18 2:1 and GNRC 2010-02-12 0.3036, on days the
+    price barely moved, and SO 2001-04-03 1.5 booked next to a $13.80 dividend for the same Mirant spin-off
+    (x1.03 with the dividend alone, x2.27 with both; applying both made a +127% jump). It keeps Tyco's 1:4 reverse
+    split with its spin-offs booked as a $88.53 dividend (JCI 2007-07-02: x1.14 with both). Applying a
+    contradicted split would rescale every earlier price by the bogus ratio (a 1e12 split on a flat day makes
+    all earlier adjusted prices 1e-12 of the raw ones).
+    """
+    def move(reference: float) -> float:
+        return abs(np.log(close / reference)) if reference > 0 else np.inf
+
+    after_split = prev_close / ratio
+    implied = move(after_split - dividend) if dividend < after_split else move(after_split)
+    without = move(prev_close - dividend)
+    return bool(implied > np.log(SPLIT_TOLERANCE) and without < implied)
+
+
+def _ignored(problem: Problem, skipped: list[Problem] | None) -> None:
+    if skipped is None:
+        raise DataError(problem)
+    skipped.append(problem)
+
+
 def factors_from_events(
     ticker: str, dates: np.ndarray, close: np.ndarray, dividend: np.ndarray, split: np.ndarray,
-    skipped: list[Problem] | None = None,
+    skipped: list[Problem] | None = None, lines: np.ndarray | None = None, source: str | None = None,
 ) -> list[FactorRow]:
     """Factor rows from raw closes and ex-date events (dividend cash, split ratio such as 7 for 7:1).
 
     The dividend ratio is LEAN's ``(C - D) / C`` with C the previous raw close expressed in the
     ex-date's share terms (divided by that day's split ratio when both fall on one day). A
-    dividend at or above that close cannot be a cash dividend (vendors book spin-offs this way):
-    it is left out and reported in ``skipped``, or raises when ``skipped`` is None.
+    dividend at or above that close cannot be a cash dividend (vendors book spin-offs this way),
+    and a split the prices contradict (:func:`split_contradicted`) is a vendor error: either is
+    left out and reported in ``skipped`` (located by ``source`` and ``lines`` when given), or
+    raises when ``skipped`` is None.
     """
     rows: list[FactorRow] = []
     pf, sf = 1.0, 1.0
     events = np.flatnonzero((dividend > 0) | (split != 1.0))
     events = events[events > 0]  # an event on the first bar adjusts nothing before it
+
+    def where(i: int) -> dict:
+        return {"file": source, "line": int(lines[i]) if lines is not None else None, "symbol": ticker,
+                "date": str(dates[i])[:10]}
+
     for i in events[::-1]:
-        prev_close = close[i - 1] / split[i]
+        ratio_split = float(split[i])
+        if ratio_split != 1.0 and split_contradicted(close[i - 1], close[i], ratio_split, dividend[i]):
+            _ignored(Problem(f"split coefficient {ratio_split:g} ignored: the raw close went from {close[i - 1]:g} to "
+                             f"{close[i]:g} (x{close[i] / close[i - 1]:.3g}) where that split implies about "
+                             f"x{1 / ratio_split:.3g}; applying it would rescale every earlier price", **where(i)),
+                     skipped)
+            ratio_split = 1.0
+        prev_close = close[i - 1] / ratio_split
         ratio = 1.0 - dividend[i] / prev_close
         if ratio <= 0:
-            problem = Problem(f"dividend {dividend[i]} is not below the previous close {prev_close:.4f}; "
-                              "event ignored (a spin-off booked as a dividend?)", symbol=ticker, date=str(dates[i])[:10])
-            if skipped is None:
-                raise DataError(problem)
-            skipped.append(problem)
+            _ignored(Problem(f"dividend {dividend[i]} is not below the previous close {prev_close:.4f}; "
+                             "event ignored (a spin-off booked as a dividend?)", **where(i)), skipped)
             ratio = 1.0
         pf *= ratio
-        sf /= split[i]
+        sf /= ratio_split
         rows.append(FactorRow(_as_date(dates[i - 1]), pf, sf, float(close[i - 1])))
     rows.reverse()
     first = _as_date(dates[0])

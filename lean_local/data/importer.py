@@ -3,6 +3,10 @@
 Everything is read and validated before the first file is written, so a bad input row stops
 the import with its file and line and leaves the data folder as it was. Incomplete data (gaps
 in a ticker's dates, index members without prices) is reported, not fatal.
+
+An import is a transaction (:mod:`lean_local.data.transaction`): it owns the whole output folder,
+writes a new one beside it with the report ``lean_local_import.json`` (the completion marker) last,
+and swaps it in by renames; a kill at any moment leaves the previous complete folder or the new one.
 """
 from __future__ import annotations
 
@@ -20,13 +24,15 @@ from .errors import DataError, Problem
 from .lean_format import (atomic_write_bytes, universe_dir, universe_file_text, write_daily_zip,
                           write_factor_file, write_map_file)
 from .market_files import write_market_hours, write_symbol_properties
+from .interest_rate import SOURCE as INTEREST_RATE_SOURCE, write_interest_rates
 from .sid import equity_sid
+from .transaction import MARKER, ImportTransaction, pause_point
 from .vendor_csv import PriceTable, read_benchmark, read_membership, read_prices
 
 log = logging.getLogger(__name__)
 
 WEIGHT_WINDOW = 63
-REPORT_NAME = "lean_local_import.json"
+REPORT_NAME = MARKER  # the report is the completion marker: written last, readers require it
 
 
 @dataclass
@@ -61,16 +67,18 @@ def _find_gaps(frame: pd.DataFrame, calendar: pd.DatetimeIndex) -> dict[str, lis
 
 
 def _off_calendar(frame: pd.DataFrame, calendar: pd.DatetimeIndex, source: str) -> list[Problem]:
-    bad = frame[~frame["date"].isin(calendar)]
-    return [Problem("date is not a trading day of the benchmark calendar", source, int(i) + 2, str(r.ticker),
-                    str(r.date)[:10]) for i, r in bad.head(20).iterrows()]
+    bad = frame[~frame["date"].isin(calendar)].sort_values("line")
+    return [Problem("date is not a trading day of the benchmark calendar", source, int(r.line), str(r.ticker),
+                    str(r.date)[:10]) for r in bad.head(20).itertuples(index=False)]
 
 
-def _ticker_factors(layout: str, ticker: str, bars: pd.DataFrame, skipped: list[Problem]) -> list[fx.FactorRow]:
+def _ticker_factors(layout: str, ticker: str, bars: pd.DataFrame, skipped: list[Problem],
+                    source: str) -> list[fx.FactorRow]:
     dates = bars["date"].to_numpy()
     if layout == "events":
         return fx.factors_from_events(ticker, dates, bars["close"].to_numpy(), bars["dividend_amount"].to_numpy(),
-                                      bars["split_coefficient"].to_numpy(), skipped)
+                                      bars["split_coefficient"].to_numpy(), skipped, lines=bars["line"].to_numpy(),
+                                      source=source)
     return fx.factors_from_adjusted_close(dates, bars["close"].to_numpy(), bars["adj_close"].to_numpy())
 
 
@@ -136,37 +144,51 @@ def _write_benchmark(out: Path, bench: pd.DataFrame) -> None:
 def import_data(prices_path: str | Path, membership_path: str | Path, benchmark_path: str | Path,
                 out: str | Path, start: str | None = None, end: str | None = None, etf: str = "spy",
                 strict_gaps: bool = False) -> ImportReport:
-    """Validate all inputs, then write the LEAN data folder ``out``; returns (and saves) the report."""
-    out = Path(out)
-    table: PriceTable = read_prices(prices_path)
-    members = read_membership(membership_path)
-    bench = read_benchmark(benchmark_path)
-    lo = pd.Timestamp(start) if start else table.frame["date"].min()
-    hi = pd.Timestamp(end) if end else bench["date"].max()
-    bench = bench[(bench["date"] >= lo) & (bench["date"] <= hi)].reset_index(drop=True)
-    frame = table.frame[(table.frame["date"] >= lo) & (table.frame["date"] <= hi)]
-    if bench.empty or frame.empty:
-        raise DataError(Problem(f"no benchmark or price rows between {lo.date()} and {hi.date()}"))
-    calendar = pd.DatetimeIndex(bench["date"])
-    problems = _off_calendar(frame, calendar, table.source)
-    if problems:
-        raise DataError(problems, hint="Every price date must be a benchmark trading day; nothing was written.")
-    gaps = _find_gaps(frame, calendar)
-    if gaps and strict_gaps:
-        raise DataError([Problem(f"{len(v)} missing trading days, first {v[0]}", symbol=k) for k, v in gaps.items()],
-                        hint="Run without --strict-gaps to import anyway (missing bars are simply absent).")
-    report = ImportReport(sources={"prices": str(prices_path), "membership": str(membership_path),
-                                   "benchmark": str(benchmark_path)},
-                          layout=table.layout, start=str(lo.date()), end=str(hi.date()), gaps=gaps)
-    if table.layout == "adjusted":
-        report.notes.append("adjusted layout: written prices are split-adjusted, factor files carry dividends only")
+    """Validate all inputs, then replace the LEAN data folder ``out`` whole; returns (and saves) the report.
+
+    ``out`` must be new, empty or an earlier import's folder: everything in it is replaced, including files a
+    user added. A failure or kill leaves the previous complete folder (see :mod:`.transaction`)."""
+    with ImportTransaction(out) as tx:
+        table: PriceTable = read_prices(prices_path)
+        members = read_membership(membership_path)
+        bench = read_benchmark(benchmark_path)
+        lo = pd.Timestamp(start) if start else table.frame["date"].min()
+        hi = pd.Timestamp(end) if end else bench["date"].max()
+        bench = bench[(bench["date"] >= lo) & (bench["date"] <= hi)].reset_index(drop=True)
+        frame = table.frame[(table.frame["date"] >= lo) & (table.frame["date"] <= hi)]
+        if bench.empty or frame.empty:
+            empty = benchmark_path if bench.empty else prices_path
+            raise DataError(Problem(f"no rows between {lo.date()} and {hi.date()}; check --start and --end",
+                                    file=str(empty)))
+        calendar = pd.DatetimeIndex(bench["date"])
+        problems = _off_calendar(frame, calendar, table.source)
+        if problems:
+            raise DataError(problems, hint="Every price date must be a benchmark trading day; nothing was written.")
+        gaps = _find_gaps(frame, calendar)
+        if gaps and strict_gaps:
+            raise DataError([Problem(f"{len(v)} missing trading days, first {v[0]}", symbol=k) for k, v in gaps.items()],
+                            hint="Run without --strict-gaps to import anyway (missing bars are simply absent).")
+        report = ImportReport(sources={"prices": str(prices_path), "membership": str(membership_path),
+                                       "benchmark": str(benchmark_path)},
+                              layout=table.layout, start=str(lo.date()), end=str(hi.date()), gaps=gaps)
+        if table.layout == "adjusted":
+            report.notes.append("adjusted layout: written prices are split-adjusted, factor files carry dividends only")
+        _write_folder(tx.begin(), report, table, frame, members, bench, calendar, etf)
+        tx.commit()
+    _log_incomplete(report, prices_path)
+    return report
+
+
+def _write_folder(out: Path, report: ImportReport, table: PriceTable, frame: pd.DataFrame, members: pd.DataFrame,
+                  bench: pd.DataFrame, calendar: pd.DatetimeIndex, etf: str) -> None:
+    """Write every file of the data folder into the (staging) folder ``out``, the report last."""
     # Factors come from in-window bars only: an event before `start` scales no bar inside the window.
     sids: dict[str, str] = {}
     skipped: list[Problem] = []
     last_day = calendar[-1]
     for ticker, bars in tqdm(frame.groupby("ticker", sort=True), desc="tickers", unit="ticker", leave=False, disable=None):
         bars = bars.reset_index(drop=True)
-        rows = _ticker_factors(table.layout, str(ticker), bars, skipped)
+        rows = _ticker_factors(table.layout, str(ticker), bars, skipped, table.source)
         first, last = bars["date"].iloc[0].date(), bars["date"].iloc[-1]
         delisted = last < last_day
         write_daily_zip(out, str(ticker), bars)
@@ -175,6 +197,7 @@ def import_data(prices_path: str | Path, membership_path: str | Path, benchmark_
         sids[str(ticker)] = equity_sid(str(ticker), first)
         if delisted:
             report.delisted.append(str(ticker))
+    pause_point("writing")
     report.tickers_written = len(sids)
     report.ignored_events = [str(p) for p in skipped]
     for problem in skipped:
@@ -183,6 +206,7 @@ def import_data(prices_path: str | Path, membership_path: str | Path, benchmark_
     dollar_volume = (frame.assign(dv=frame["close"] * frame["volume"])
                      .pivot(index="date", columns="ticker", values="dv").reindex(calendar))
     member = membership_matrix(members, calendar, dollar_volume.columns)
+    lo, hi = pd.Timestamp(report.start), pd.Timestamp(report.end)
     report.members_without_prices = sorted(
         set(members.loc[(members["start"] <= hi) & (members["end"].isna() | (members["end"] > lo)), "ticker"])
         - set(sids))
@@ -190,12 +214,16 @@ def import_data(prices_path: str | Path, membership_path: str | Path, benchmark_
     report.universe_files = _write_universe(out, weights, sids, etf)
     write_market_hours(out, calendar)
     write_symbol_properties(out)
+    write_interest_rates(out)  # the risk-free rate of LEAN's statistics
+    report.notes.append(f"alternative/interest-rate/usa/interest-rate.csv: {INTEREST_RATE_SOURCE}")
+    atomic_write_bytes(out / REPORT_NAME, json.dumps(asdict(report), indent=1).encode())  # last: the marker
+
+
+def _log_incomplete(report: ImportReport, prices_path: str | Path) -> None:
     if report.members_without_prices:
         shown = ", ".join(report.members_without_prices[:10])
         log.warning("%d index members have no prices in %s and are left out of the universe files (%s%s); "
                     "the full list is in %s", len(report.members_without_prices), prices_path, shown,
                     ", ..." if len(report.members_without_prices) > 10 else "", REPORT_NAME)
-    for ticker, missing in gaps.items():
+    for ticker, missing in report.gaps.items():
         log.warning("%s: %d trading days without a bar (first %s)", ticker, len(missing), missing[0])
-    atomic_write_bytes(out / REPORT_NAME, json.dumps(asdict(report), indent=1).encode())
-    return report

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
@@ -25,14 +26,18 @@ import pandas as pd
 from tqdm import tqdm
 
 from .algorithm import QCAlgorithm
+from .benchmark import Benchmark, make_benchmark
 from .data_source import DataFolder, SymbolBars
-from .errors import StrictAttributes
-from .orders import (Order, OrderStatus, OrderTicket, OrderType, PortfolioTarget, interactive_brokers_fee,
+from .events import CorporateEvents, Delisting, DelistingType, Slice, corporate_actions, slice_events
+from .orders import (MARKET_ON_CLOSE_BUFFER, Order, OrderEvent, OrderStatus, OrderTicket, OrderType, PortfolioTarget,
+                     interactive_brokers_fee, pre_order_rejection,
                      target_quantity_delta)
 from .scheduling import MARKET_CLOSE, MARKET_OPEN, ScheduledEvent
 from .securities import Security
 from .symbols import Symbol
+from .time_budget import TimeBudget
 from .universe import ETFConstituentUniverse, ETFUniverse, SecurityChanges, Universe
+from .window import fit_to_data
 
 log = logging.getLogger(__name__)
 CLOSE_TIME = dt.timedelta(hours=16)
@@ -50,29 +55,9 @@ class BacktestRecord:
     start_equity: float = 0.0
 
 
-class Slice(StrictAttributes):
-    """The data of one 16:00 time step: ``data.bars[symbol]``, ``data.contains_key(symbol)``."""
-
-    def __init__(self, time: dt.datetime, bars: dict[Symbol, Security]) -> None:
-        self.time = time
-        self.bars = bars
-
-    def contains_key(self, symbol: Any) -> bool:
-        return symbol in self.bars
-
-    def __contains__(self, symbol: Any) -> bool:
-        return symbol in self.bars
-
-    def __getitem__(self, symbol: Any) -> Security:
-        return self.bars[symbol]
-
-    def keys(self) -> list[Symbol]:
-        return list(self.bars)
-
-
 class BacktestEngine:
     def __init__(self, algorithm: QCAlgorithm, data: DataFolder, fill_timing: str = "close",
-                 progress: bool = True) -> None:
+                 progress: bool = True, clock: Callable[[], float] = time.perf_counter) -> None:
         if fill_timing not in ("close", "last-price"):
             raise ValueError("fill_timing must be 'close' or 'last-price'")
         self.algorithm = algorithm
@@ -89,6 +74,10 @@ class BacktestEngine:
         self._selected_once: set[int] = set()
         self._filled_today = False
         self.date_overrides: tuple[dt.datetime | None, dt.datetime | None] = (None, None)
+        self.requested_window: tuple[dt.date, dt.date] | None = None  # before fitting it to the data (window.py)
+        self.time_budget = TimeBudget(clock=clock)  # LEAN's time limits, reported, never enforced
+        self._manual_reported: set[Symbol] = set()
+        self._actions: dict[Symbol, dict[dt.date, list[Any]]] = {}  # corporate actions by slice date
         algorithm._engine = self
 
     # --- subscriptions and prices ---
@@ -96,7 +85,7 @@ class BacktestEngine:
         if symbol in self._subscribed:
             return self._subscribed[symbol]
         if self.data.bars(symbol.value) is None:
-            self.record.skipped_symbols.setdefault(symbol.value, "no daily price file in the data folder")
+            self.record.skipped_symbols.setdefault(symbol.value, self.data.skip_reason(symbol.value))
             return None
         security = self.algorithm.securities.add(symbol)
         self._subscribed[symbol] = security
@@ -117,7 +106,6 @@ class BacktestEngine:
         for universe in self.algorithm._universes:
             members |= universe.members
         pending = {o.symbol for o in self._pending}
-        members.add(self.benchmark.symbol)
         for symbol in [s for s, sec in self._subscribed.items()
                        if s not in members and not sec.holdings.invested and s not in pending]:
             del self._subscribed[symbol]
@@ -157,35 +145,46 @@ class BacktestEngine:
 
     # --- orders ---
     def submit(self, symbol: Symbol, quantity: float, tag: str = "") -> OrderTicket:
+        """One order as ``QCAlgorithm.MarketOrder`` sends it (``QCAlgorithm.Trading.cs:241-295``). A request the
+        pre-order checks reject gets an INVALID ticket and never becomes an order (``SubmitOrderRequest``,
+        ``OrderTicket.InvalidSubmitRequest``): no id, not in Total Orders. Orders that pass are numbered and
+        recorded, then may still be invalidated (buying power) or canceled, as in LEAN."""
         algo = self.algorithm
-        self._order_id += 1
         now = algo.time
-        if self._market_open():
-            kind = OrderType.MARKET
-        else:
-            kind = OrderType.MARKET_ON_OPEN
+        kind = self._order_type(now)
+        security = algo.securities[symbol] if symbol in algo.securities else None
+        rejection = pre_order_rejection(symbol, quantity, security, algo.is_warming_up)
+        if rejection:
+            algo.error(rejection)
+            return OrderTicket(Order(0, symbol, quantity, kind, now, tag, OrderStatus.INVALID, message=rejection))
+        assert security is not None
+        self._order_id += 1
         order = Order(self._order_id, symbol, quantity, kind, now, tag)
         self.record.orders.append(order)
-        if algo.is_warming_up:
-            order.status, order.message = OrderStatus.INVALID, "orders are ignored during warm-up"
-            return OrderTicket(order)
-        security = algo.securities[symbol] if symbol in algo.securities else None
-        if security is None or security.price <= 0 or security.is_delisted:
-            order.status = OrderStatus.INVALID
-            order.message = f"{symbol}: no price yet (zero price) or delisted; order rejected"
-            algo.error(order.message)
-            return OrderTicket(order)
         if not self._has_buying_power(security, quantity, security.price):
             order.status, order.message = OrderStatus.INVALID, "Insufficient buying power"
             algo.error(f"Order Error: id: {order.id}, Insufficient buying power to complete order for {symbol}")
+            self._order_event(order, OrderStatus.INVALID, message=order.message)
             return OrderTicket(order)
-        if kind == OrderType.MARKET and self.fill_timing == "last-price":
+        self._order_event(order, OrderStatus.SUBMITTED)
+        if kind == OrderType.MARKET:
             self._fill(order, security, security.price)
         else:
-            if kind == OrderType.MARKET:
-                order.type = OrderType.MARKET_ON_CLOSE
             self._pending.append(order)
         return OrderTicket(order)
+
+    def _order_type(self, now: dt.datetime) -> OrderType:
+        """What a market order becomes (``QCAlgorithm.Trading.cs:248-280``): market-on-open while the exchange
+        is closed; with daily data and the market open, market-on-close, or market-on-open once within
+        ``MarketOnCloseOrder.SubmissionTimeBuffer`` (15.5 min, strictly after 15:44:30) of the close
+        (``IsWithinMarketOnCloseSubmissionBuffer``, :415-428). ``fill_timing="last-price"`` keeps the plain
+        market order of LEAN before 2026-06."""
+        if not self._market_open():
+            return OrderType.MARKET_ON_OPEN
+        if self.fill_timing == "last-price":
+            return OrderType.MARKET
+        close = dt.datetime.combine(now.date(), MARKET_CLOSE)
+        return OrderType.MARKET_ON_OPEN if now > close - MARKET_ON_CLOSE_BUFFER else OrderType.MARKET_ON_CLOSE
 
     def _has_buying_power(self, security: Security, quantity: float, price: float) -> bool:
         current = security.holdings.quantity
@@ -201,20 +200,45 @@ class BacktestEngine:
         self.algorithm.portfolio.apply_fill(security, order.quantity, price, fee)
         order.status, order.fill_price, order.fee, order.fill_time = OrderStatus.FILLED, price, fee, self.algorithm.time
         self._filled_today = True
+        self._order_event(order, OrderStatus.FILLED, price, order.quantity, fee, order.tag)
+
+    def _order_event(self, order: Order, status: OrderStatus, fill_price: float = 0.0, fill_quantity: float = 0.0,
+                     fee: float = 0.0, message: str = "") -> None:
+        """``on_order_event``, synchronously as in a backtest (``BrokerageTransactionHandler.cs:1364-1369``)."""
+        algo = self.algorithm
+        if type(algo).on_order_event is not QCAlgorithm.on_order_event:
+            algo.on_order_event(OrderEvent(order, algo.time, status, fill_price, fill_quantity, fee, message))
 
     def _process_pending(self, updated: dict[Symbol, Security]) -> None:
         still = []
         for order in self._pending:
             security = updated.get(order.symbol)
-            if security is None:  # no bar today for this symbol: the order waits
+            if security is None or not self._fillable(order):  # no bar for this order yet: it waits
                 still.append(order)
                 continue
             price = security.open if order.type == OrderType.MARKET_ON_OPEN else security.close
             if not self._has_buying_power(security, order.quantity, price):
                 order.status, order.message = OrderStatus.INVALID, "Insufficient buying power at fill"
+                self._order_event(order, OrderStatus.INVALID, message=order.message)
                 continue
             self._fill(order, security, price)
         self._pending = still
+
+    def _fillable(self, order: Order) -> bool:
+        """A market-on-open order fills on the first bar that opens at or after it was placed
+        (``EquityFillModel.cs:529-531``: ``tradeBar.Time < localOrderTime`` waits); so one placed at 15:50
+        fills at the next session's open. Market-on-close orders fill on today's bar."""
+        if order.type != OrderType.MARKET_ON_OPEN:
+            return True
+        return dt.datetime.combine(self.algorithm.time.date(), MARKET_OPEN) >= order.time
+
+    def _cancel_open_orders(self, symbol: Symbol, tag: str | None = None) -> None:
+        """``Transactions.CancelOpenOrders``: the symbol's pending orders become CANCELED (they stay orders)."""
+        canceled = [o for o in self._pending if o.symbol == symbol]
+        self._pending = [o for o in self._pending if o.symbol != symbol]
+        for order in canceled:
+            order.cancel(self.algorithm.time, tag)
+            self._order_event(order, OrderStatus.CANCELED)
 
     def _open_quantity(self, symbol: Symbol) -> float:
         """Open Market and MOO quantities; LEAN's SetHoldingsImpl does not count MOC orders."""
@@ -252,7 +276,9 @@ class BacktestEngine:
     def liquidate(self, symbols: Iterable[Symbol], tag: str) -> list[OrderTicket]:
         tickets = []
         for symbol in symbols:
-            self._pending = [o for o in self._pending if not (o.symbol == symbol and o.type != OrderType.MARKET)]
+            # QCAlgorithm.Trading.cs:1370-1414: open orders other than plain market orders are canceled first
+            # (pending orders here are market-on-open/close), then -holdings is ordered.
+            self._cancel_open_orders(symbol, tag)
             if symbol in self.algorithm.securities:
                 quantity = self.algorithm.securities[symbol].holdings.quantity
                 if quantity:
@@ -304,8 +330,12 @@ class BacktestEngine:
     def _midnight(self, day: dt.date) -> None:
         algo = self.algorithm
         self._set_time(dt.datetime.combine(day, dt.time()))
-        added: list[Security] = []
-        removed: list[Security] = self._delist(day) if self._is_trading_day(day) else []
+        added: list[Security] = self._manual_additions()
+        removed: list[Security] = []
+        events = CorporateEvents()
+        if self._is_trading_day(day):
+            removed = self._delist(day, events)
+            events.extend(self._corporate_events(day))
         for universe in algo._universes:
             if self._selection_due(universe, day):
                 a, r = self._select(universe, day)
@@ -316,11 +346,59 @@ class BacktestEngine:
                 if security.price <= 0:
                     self._seed_price(security, day)
         if added or removed:
-            algo.on_securities_changed(SecurityChanges(added, removed))
+            changes = SecurityChanges(added, removed)
+            self.time_budget.time_step("on_securities_changed", algo.time, lambda: algo.on_securities_changed(changes))
+        self._deliver_events(events)
         self._unsubscribe_idle()
 
-    def _delist(self, day: dt.date) -> list[Security]:
-        """Liquidate and drop securities whose map file ended before ``day``; they leave every universe."""
+    def _corporate_events(self, day: dt.date) -> CorporateEvents:
+        """Dividends, splits and delisting warnings of the subscribed securities due in today's 00:00 slice
+        (see ``events.py`` for LEAN's providers)."""
+        time = dt.datetime.combine(day, dt.time())
+        out = CorporateEvents()
+        for symbol, security in self._subscribed.items():
+            actions = self._symbol_actions(symbol).get(day)
+            if actions:
+                out.extend(slice_events(symbol, actions, time, security.price))
+        return out
+
+    def _symbol_actions(self, symbol: Symbol) -> dict[dt.date, list[Any]]:
+        """The symbol's corporate actions by slice date, computed once from its factor and map files."""
+        if symbol not in self._actions:
+            bars = self._bars(symbol)
+            mf = self.data.map_file(symbol.value)
+            self._actions[symbol] = corporate_actions(self.data.factor_rows(symbol.value), self._trading_array,
+                                                      bars.dates, bars.close,
+                                                      mf.last_date if mf is not None and mf.delisted else None)
+        return self._actions[symbol]
+
+    def _deliver_events(self, events: CorporateEvents) -> None:
+        """A slice with only auxiliary data: ``on_splits``, ``on_dividends``, ``on_delistings`` (when there are
+        any), then ``on_data``, since the slice has data (``AlgorithmManager.cs:509-582``)."""
+        if not events:
+            return
+        algo = self.algorithm
+        data = Slice(algo.time, {}, events)
+        for hook, items in ((algo.on_splits, data.splits), (algo.on_dividends, data.dividends),
+                            (algo.on_delistings, data.delistings)):
+            if len(items):
+                hook(items)
+        if type(algo).on_data is not QCAlgorithm.on_data:
+            self.time_budget.time_step("on_data", algo.time, lambda: algo.on_data(data))
+
+    def _manual_additions(self) -> list[Security]:
+        """add_equity securities not yet reported: LEAN's user-defined universe puts them in the next
+        time step's SecurityChanges (once)."""
+        new: list[Security] = []
+        for symbol in self.algorithm._manual:
+            if symbol in self._subscribed and symbol not in self._manual_reported:
+                self._manual_reported.add(symbol)
+                new.append(self._subscribed[symbol])
+        return new
+
+    def _delist(self, day: dt.date, events: CorporateEvents) -> list[Security]:
+        """Liquidate and drop securities whose map file ended before ``day``; they leave every universe, their
+        open orders are canceled and the slice carries a DELISTED event (``BacktestingBrokerage.ProcessDelistings``)."""
         removed = []
         for symbol, security in list(self._subscribed.items()):
             mf = self.data.map_file(symbol.value)
@@ -334,7 +412,9 @@ class BacktestEngine:
                               "Liquidate from delisting")
                 self.record.orders.append(order)
                 self._fill(order, security, security.price, fee=0.0)
-            self._pending = [o for o in self._pending if o.symbol != symbol]
+            self._cancel_open_orders(symbol)
+            events.delistings.append(Delisting(symbol, dt.datetime.combine(mf.last_date + dt.timedelta(days=1), dt.time()),
+                                               security.price, DelistingType.DELISTED))
             for universe in self.algorithm._universes:
                 if symbol in universe.members:
                     universe.members.discard(symbol)
@@ -356,7 +436,12 @@ class BacktestEngine:
 
     def _run_soon_queue(self) -> None:
         while self._soon:
-            self._soon.pop(0)()
+            now = self.algorithm.time  # train(fn) is ScheduleManager.TrainingNow: an event named like LEAN's
+            self.time_budget.scheduled_event(f"Training: Now: {now:%Y-%m-%dT%H:%M:%S}", now, self._soon.pop(0))
+
+    def _timed_event(self, event: ScheduledEvent) -> Callable[[], None]:
+        """The event's callback, timed against LEAN's leaky bucket (see time_budget.py)."""
+        return lambda: self.time_budget.scheduled_event(event.name, self.algorithm.time, event.callback)
 
     def _resolve(self, first: dt.date, last: dt.date) -> dict[dt.date, list[tuple[dt.datetime, int, Callable[[], Any]]]]:
         """Event times between ``first`` and ``last``. Rules are resolved on whole months and weeks
@@ -370,7 +455,7 @@ class BacktestEngine:
             event.resolve(trading, calendar)
             for when in event.times:
                 if first <= when.date() <= last:
-                    by_day.setdefault(when.date(), []).append((when, event.order, event.callback))
+                    by_day.setdefault(when.date(), []).append((when, event.order, self._timed_event(event)))
         for items in by_day.values():
             items.sort(key=lambda x: (x[0], x[1]))
         self._universe_days = {id(u): {d for d in u.settings.schedule.rule.dates(trading, calendar) if first <= d <= last}
@@ -384,6 +469,8 @@ class BacktestEngine:
         if isinstance(period, dt.timedelta):
             return start - period
         before = self.trading_days[self.trading_days < pd.Timestamp(start)]
+        if len(before) == 0:  # the run starts on the data's first day: nothing to warm up on
+            return start
         return before[-int(period)].date() if len(before) >= int(period) else before[0].date()
 
     def run(self) -> BacktestRecord:
@@ -393,7 +480,7 @@ class BacktestEngine:
         self._trading_set = set(self._trading_array)
         self._trading_index = {d: i for i, d in enumerate(self._trading_array)}
         self._set_time(algo.start_date)
-        algo.initialize()
+        self.time_budget.initialize(algo.initialize, algo.time)
         if self.date_overrides[0]:
             algo.start_date = self.date_overrides[0]
         if self.date_overrides[1]:
@@ -401,9 +488,17 @@ class BacktestEngine:
         start, end = algo.start_date.date(), algo.end_date.date()
         if end < start:
             raise ValueError(f"end date {end} is before start date {start}")
-        self.benchmark = self.subscribe(Symbol(algo.benchmark_ticker))
-        if self.benchmark is None:
-            raise FileNotFoundError(f"benchmark {algo.benchmark_ticker} has no daily data in {self.data.root}")
+        self.requested_window = (start, end)
+        start, end, notes = fit_to_data(start, end, self.trading_days, self.data.root)  # window.py: LEAN differs
+        algo.start_date = dt.datetime.combine(start, algo.start_date.time())
+        algo.end_date = dt.datetime.combine(end, algo.end_date.time())
+        for note in notes:
+            log.warning("%s", note)
+            self.record.warnings.append(note)
+        self.benchmark: Benchmark = make_benchmark(algo, self.data)
+        if self.benchmark.warning:
+            log.warning("%s", self.benchmark.warning)
+            self.record.warnings.append(self.benchmark.warning)
         self.record.start_equity = algo.portfolio.total_portfolio_value
         first = self._warm_up_start(start)
         events = self._resolve(first, end)
@@ -420,6 +515,7 @@ class BacktestEngine:
                 break
         self._set_time(dt.datetime.combine(end, dt.time(16)))
         algo.on_end_of_algorithm()
+        self.record.warnings += self.time_budget.warnings
         return self.record
 
     def _one_day(self, day: dt.date, events: list[tuple[dt.datetime, int, Callable[[], Any]]]) -> None:
@@ -437,11 +533,12 @@ class BacktestEngine:
         self._run_events([e for e in events if e[0] >= close_at])
         if type(algo).on_data is not QCAlgorithm.on_data:
             self._set_time(close_at)
-            algo.on_data(Slice(close_at, updated))
+            data = Slice(close_at, updated)
+            self.time_budget.time_step("on_data", close_at, lambda: algo.on_data(data))
         if algo.is_warming_up:
             return
         tpv = algo.portfolio.total_portfolio_value
-        self.record.equity.append((day, tpv, self.benchmark.price))
+        self.record.equity.append((day, tpv, self.benchmark.value(close_at)))
         if self._filled_today:
             for symbol, security in algo.securities.items():
                 if security.holdings.invested:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import re
 import sys
 import types
 from contextlib import contextmanager
@@ -17,14 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
+from ..lean_cli import parse_lean_json
 from .algorithm import QCAlgorithm
-
-_COMMENTS = re.compile(r"//[^\n]*|/\*.*?\*/", re.S)
-
-
-def parse_lean_json(text: str) -> dict[str, Any]:
-    return json.loads(_COMMENTS.sub("", text))
-
 
 def find_cli_root(start: Path) -> Path | None:
     for folder in [start, *start.parents]:

@@ -1,6 +1,7 @@
 """Writes a run's outputs like the LEAN CLI's ``backtests/<timestamp>/`` folder."""
 from __future__ import annotations
 
+import datetime as dt
 import json
 import platform
 import subprocess
@@ -16,7 +17,9 @@ import pandas as pd  # noqa: E402
 
 from ..data.lean_format import atomic_write_bytes  # noqa: E402
 from .engine import BacktestRecord  # noqa: E402
-from .statistics import CONVENTIONS, series_statistics, trading_statistics  # noqa: E402
+from .orders import lean_orders_frame  # noqa: E402
+from .statistics import backtest_statistics  # noqa: E402
+from .tearsheet import write_tearsheet  # noqa: E402
 
 VERSIONED = ["numpy", "pandas", "quantstats", "matplotlib", "torch", "transformers", "peft", "accelerate",
              "chronos-forecasting", "TA-Lib", "tslearn", "PyWavelets", "statsmodels", "scikit-learn"]
@@ -52,16 +55,15 @@ def frames(record: BacktestRecord) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataF
     return equity, orders, holdings
 
 
-def compute_statistics(record: BacktestRecord) -> dict[str, Any]:
+def compute_statistics(record: BacktestRecord, start: dt.date | None = None, end: dt.date | None = None,
+                       data_root: str | Path | None = None, hourly_slices: bool = False) -> dict[str, Any]:
+    """``statistics.json``: LEAN's statistics by LEAN's formulas (see :mod:`.statistics`). ``start``/``end`` are the
+    algorithm's dates (LEAN samples from the start date's midnight); ``data_root`` holds the interest-rate file;
+    ``hourly_slices``: LEAN steps hourly (a security benchmark's internal hour feed), not only at 16:00."""
     equity, orders, _ = frames(record)
-    algo = series_statistics(equity["equity"], equity["benchmark"])
-    algo.update(trading_statistics(orders, equity["equity"]))
-    if record.start_equity:  # LEAN: Start Equity is the cash set in initialize, not the first close
-        algo["Start Equity"] = record.start_equity
-        algo["Net Profit"] = equity["equity"].iloc[-1] / record.start_equity - 1.0
-    bench_equity = equity["benchmark"] / equity["benchmark"].iloc[0] * equity["equity"].iloc[0]
-    bench = series_statistics(bench_equity)
-    return {"algorithm": algo, "benchmark": bench, "conventions": CONVENTIONS}
+    start_equity = record.start_equity or float(equity["equity"].iloc[0])  # LEAN: the cash set in initialize
+    hours = tuple(range(10, 17)) if hourly_slices else (16,)
+    return backtest_statistics(equity, orders, start_equity, start, end, data_root, slice_hours=hours)
 
 
 def _chart(equity: pd.DataFrame, title: str, path: Path) -> None:
@@ -83,7 +85,10 @@ def _chart(equity: pd.DataFrame, title: str, path: Path) -> None:
 
 
 def write_outputs(out: Path, record: BacktestRecord, stats: dict[str, Any], run_info: dict[str, Any],
-                  messages: list[str], title: str) -> None:
+                  messages: list[str], title: str, tearsheet: bool = False,
+                  baseline_backtests: Path | None = None, name: str = "strategy") -> None:
+    """Write the run's files; with ``tearsheet`` also QuantStats' ``tearsheet.html`` (against SPY and, when
+    ``baseline_backtests`` is given, the newest top100_baseline run covering the dates), timed in run.json."""
     out.mkdir(parents=True, exist_ok=True)
     equity, orders, holdings = frames(record)
 
@@ -92,9 +97,31 @@ def write_outputs(out: Path, record: BacktestRecord, stats: dict[str, Any], run_
 
     put("statistics.json", json.dumps(stats, indent=1, default=str))
     put("equity.csv", equity.rename_axis("date").to_csv(float_format="%.6f"))
-    put("orders.csv", orders.to_csv(index=False))
+    put("orders.csv", lean_orders_frame(record.orders).to_csv(index=False))  # LEAN's order field names
     put("holdings.csv", holdings.to_csv(index=False, float_format="%.8f"))
     put("log.txt", "\n".join(messages + [f"WARNING {w}" for w in record.warnings]) + "\n")
-    put("run.json", json.dumps(run_info, indent=1, default=str))
     if len(equity) > 1:
         _chart(equity, title, out / "equity.png")
+    if tearsheet and len(equity) > 2:
+        run_info["tearsheet"] = write_tearsheet(out / "tearsheet.html", equity, name, baseline_backtests)
+    put("run.json", json.dumps(run_info, indent=1, default=str))  # last: the completion marker
+
+
+def write_failure(out: Path, record: BacktestRecord | None, run_info: dict[str, Any], messages: list[str],
+                  failure: str) -> None:
+    """A crashed run's folder: ``log.txt`` (the algorithm's messages, the warnings, then the traceback), what it
+    had recorded (equity, orders, holdings; no statistics, which would describe a run that did not finish) and
+    ``run.json`` with ``status: failed``, written last. Writing the partial frames may itself fail (the record
+    may be what broke); the log and run.json are written regardless."""
+    out.mkdir(parents=True, exist_ok=True)
+    warnings = [f"WARNING {w}" for w in record.warnings] if record is not None else []
+    atomic_write_bytes(out / "log.txt", "\n".join(messages + warnings + [f"ERROR {failure}"]).encode() + b"\n")
+    if record is not None:
+        try:
+            equity, _, holdings = frames(record)
+            atomic_write_bytes(out / "equity.csv", equity.rename_axis("date").to_csv(float_format="%.6f").encode())
+            atomic_write_bytes(out / "orders.csv", lean_orders_frame(record.orders).to_csv(index=False).encode())
+            atomic_write_bytes(out / "holdings.csv", holdings.to_csv(index=False, float_format="%.8f").encode())
+        except Exception as exc:  # noqa: BLE001 - the partial results are a courtesy; the log says what failed
+            run_info["partial_results_error"] = f"{type(exc).__name__}: {exc}"
+    atomic_write_bytes(out / "run.json", json.dumps(run_info, indent=1, default=str).encode())

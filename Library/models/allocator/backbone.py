@@ -14,6 +14,7 @@ from typing import Any
 import torch
 from transformers import T5Config, T5ForConditionalGeneration
 
+from ..errors import ModelSetupError
 from ..seeding import seeded_torch
 from ..weights_info import WeightsInfo
 
@@ -37,7 +38,7 @@ OFFLINE_HINT = ("Inside LEAN (Docker) build Dockerfile.gpu with the checkpoint b
                 "weights=auto (falls back to random weights, recorded in every output) or weights=random.")
 
 
-class BackboneLoadError(RuntimeError):
+class BackboneLoadError(ModelSetupError):
     """A pretrained checkpoint was requested and could not be loaded."""
 
 

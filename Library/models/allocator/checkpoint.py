@@ -1,16 +1,25 @@
 """Saving and resuming the learner: adapter, projection and head (peft's safetensors format),
 optimizer and scaler state, and a manifest; never the base model, never pickle.
 
-The manifest (``learner.json``) is written last and holds the SHA-256 of every other file, so a
-save interrupted half-way reads as corrupted rather than as a mix of two months. A checkpoint
-that is corrupted, or was trained with other settings or another backbone, is never loaded and
-never silently overwritten: it is copied under ``<prefix>/rejected/<stamp>/`` first and the
-caller gets a message saying so.
+What a checkpoint holds is declared in :data:`CHECKPOINT`; generations, the pointer, the writer's
+lock, the look-ahead guard and rejection are :mod:`models.stored_state`'s. The manifest
+(``learner.json``) holds the SHA-256 of every other file, the settings the adapter depends on
+(``identity``) and the SHA-256 of the frozen base weights under the adapter (``base``), so an adapter
+is loaded only onto the exact Chronos weights it was trained on. A checkpoint that is corrupted, or was
+trained with other settings, on another backbone or after the run starts, is never loaded and never
+deleted without a copy under ``<prefix>/rejected/<stamp>/``. Resuming restores the optimizer's state
+and keeps this run's configured lr and weight decay (:mod:`models.stored_state.optimizer`).
+
+Size with the defaults (chronos-t5-large, LoRA r 8 on q, k, v, o of the 24 encoder blocks, projection,
+head): 1,617,921 trained parameters, about 6.5 MB of adapter and 13 MB of AdamW moments
+(``tests/test_object_store_sizes.py``); while a new generation is written the previous one is kept, so
+saving needs room for two.
 """
 from __future__ import annotations
 
 import json
 import tempfile
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -19,22 +28,30 @@ from peft import set_peft_model_state_dict
 from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 
-from ..stored_state import (CheckpointError, ObjectStoreLike, ResumeOutcome, check_not_after, keep_rejected,
-                            load_optimizer, optimizer_payload, read_present, sign, verified_manifest, write_all)
+from ..stored_state import (CheckpointError, ObjectStoreLike, ResumeOutcome, StateKind, StoredState, check_base,
+                            check_identity, load_optimizer, optimizer_payload, tensor_digest)
 from .learner import OnlineAllocator
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the manifest records the base weights' digest
 MANIFEST = "learner.json"
 ADAPTER_WEIGHTS = "adapter_model.safetensors"
 ADAPTER_CONFIG = "adapter_config.json"
 OPTIMIZER_TENSORS = "optimizer.safetensors"
 OPTIMIZER_STATE = "optimizer.json"
 PAYLOAD = (ADAPTER_WEIGHTS, ADAPTER_CONFIG, OPTIMIZER_TENSORS, OPTIMIZER_STATE)
+CHECKPOINT = StateKind(name="checkpoint", manifest=MANIFEST, files=PAYLOAD, format_version=FORMAT_VERSION,
+                       legacy=tuple((name, name) for name in PAYLOAD + (MANIFEST,)))  # format 2 wrote in place
+_BASE_DIGESTS: "weakref.WeakKeyDictionary[OnlineAllocator, dict[str, Any]]" = weakref.WeakKeyDictionary()
 
 
-def checkpoint_keys(prefix: str) -> dict[str, str]:
-    """Object-store key of every checkpoint file (LEAN's key rule: one dot, no spaces needed)."""
-    return {name: f"{prefix}/{name}" for name in PAYLOAD + (MANIFEST,)}
+def checkpoint_state(store: ObjectStoreLike, prefix: str) -> StoredState:
+    """The checkpoint under ``prefix``: an algorithm keeps one for its run and ``hold``s its lock."""
+    return StoredState(store, prefix, CHECKPOINT)
+
+
+def checkpoint_keys(store: ObjectStoreLike, prefix: str) -> dict[str, str]:
+    """Object-store key of every file of the published checkpoint ({} when there is none)."""
+    return checkpoint_state(store, prefix).current_keys()
 
 
 # --- bytes <-> learner ---
@@ -46,66 +63,84 @@ def checkpoint_files(learner: OnlineAllocator, extra: dict[str, Any] | None = No
     tensors, state = optimizer_payload(learner.optimizer, learner.scaler)
     files[OPTIMIZER_TENSORS] = save_safetensors(tensors)
     files[OPTIMIZER_STATE] = json.dumps(state, sort_keys=True).encode()
-    return sign(files, MANIFEST, {"format": FORMAT_VERSION, "identity": _identity(learner),
-                                  "learner": learner.describe(), "extra": extra or {}})
+    return CHECKPOINT.sign(files, {"identity": _identity(learner), "learner": learner.describe(),
+                                   "extra": extra or {}, "base": base_description(learner)})
+
+
+def base_description(learner: OnlineAllocator) -> dict[str, Any]:
+    """Model id, weights source and SHA-256 of the frozen tensors (everything but the adapter and the
+    trained copies of projection and head). They never change, so the digest is computed once."""
+    if learner not in _BASE_DIGESTS:
+        frozen = [(n, p) for n, p in learner.model.named_parameters() if not p.requires_grad]
+        _BASE_DIGESTS[learner] = {"model_id": learner.weights_info.model_id, "source": learner.weights_info.source,
+                                  "tensors": len(frozen), "sha256": tensor_digest(frozen)}
+    return dict(_BASE_DIGESTS[learner])
 
 
 def restore_files(learner: OnlineAllocator, files: dict[str, bytes]) -> dict[str, Any]:
-    """Load a checkpoint into ``learner``; raises :class:`CheckpointError` without touching it on any doubt."""
-    manifest = verified_manifest(files, MANIFEST, PAYLOAD, FORMAT_VERSION)
-    expected, found = _identity(learner), manifest.get("identity")
-    if found != expected:
-        diff = {k: (found.get(k) if isinstance(found, dict) else None, v) for k, v in expected.items()
-                if not isinstance(found, dict) or found.get(k) != v}
-        raise CheckpointError(f"{MANIFEST}: the checkpoint was trained with other settings or another backbone "
-                              f"(stored vs current: {diff})")
+    """Check a checkpoint's files completely and load them into ``learner`` (outside the object store,
+    e.g. from a folder); raises :class:`CheckpointError` without touching it on any doubt."""
+    manifest = CHECKPOINT.verify(files)
+    check_identity(manifest, _identity(learner), MANIFEST)
+    check_base(manifest, base_description(learner), MANIFEST)
+    _restore(learner, files, manifest)
+    return manifest
+
+
+def _restore(learner: OnlineAllocator, files: dict[str, bytes], manifest: dict[str, Any]) -> list[str]:
+    """Load checked files: the optimizer first (it refuses a misfit before changing anything), then the
+    adapter and the counters. Returns the optimizer settings the configured ones replaced."""
     try:
         adapter = load_safetensors(files[ADAPTER_WEIGHTS])
         optimizer_tensors = load_safetensors(files[OPTIMIZER_TENSORS])
         optimizer_state = json.loads(files[OPTIMIZER_STATE])
+        counters = {name: int(manifest["learner"][name]) for name in ("months_learned", "steps_taken",
+                                                                       "steps_skipped")}
     except Exception as exc:
         raise CheckpointError(f"unreadable checkpoint payload: {type(exc).__name__}: {exc}") from exc
     _check_adapter_shapes(learner, adapter)
+    changes = load_optimizer(learner.optimizer, optimizer_tensors, optimizer_state, learner.device, learner.scaler)
     set_peft_model_state_dict(learner.model, adapter)
-    load_optimizer(learner.optimizer, optimizer_tensors, optimizer_state, learner.device, learner.scaler)
-    counters = manifest["learner"]
-    learner.months_learned = int(counters["months_learned"])
-    learner.steps_taken = int(counters["steps_taken"])
-    learner.steps_skipped = int(counters["steps_skipped"])
-    return manifest
+    for name, value in counters.items():
+        setattr(learner, name, value)
+    return [f"optimizer: {change} (this run's setting is used)" for change in changes]
 
 
 # --- object store ---
-def save_to_store(store: ObjectStoreLike, prefix: str, learner: OnlineAllocator,
-                  extra: dict[str, Any] | None = None) -> list[str]:
-    """Write a checkpoint (payload first, manifest last); returns the keys written."""
-    return write_all(store, checkpoint_keys(prefix), checkpoint_files(learner, extra), last=MANIFEST)
+def save_checkpoint(state: StoredState, learner: OnlineAllocator, extra: dict[str, Any] | None = None) -> list[str]:
+    """Publish a new generation of the checkpoint; returns the keys written.
+    :class:`~models.stored_state.ObjectStoreSaveError` when the store refuses a file (key and size); the
+    previous generation then stays the published one."""
+    return state.publish(checkpoint_files(learner, extra))
 
 
-def resume_from_store(store: ObjectStoreLike, prefix: str, learner: OnlineAllocator, stamp: str,
-                      not_after: Any = None) -> ResumeOutcome:
-    """Resume when a usable checkpoint exists; otherwise start fresh and say why.
+def resume_checkpoint(state: StoredState, learner: OnlineAllocator, stamp: str, not_after: Any = None) -> ResumeOutcome:
+    """Resume when a usable checkpoint is published; otherwise start fresh and say why.
 
     ``not_after``: the first decision time of this run. A checkpoint trained on returns after it
     (e.g. the end of an earlier backtest over the same years) would be look-ahead and is refused.
     A rejected checkpoint is copied to ``<prefix>/rejected/<stamp>/`` before anything can
-    overwrite it; ``stamp`` must be a key-safe string (e.g. ``20180102T000000``).
+    delete it; ``stamp`` must be a key-safe string (e.g. ``20180102T000000``). Resume semantics:
+    :mod:`models.stored_state.optimizer` (stored moments and steps, configured hyperparameters).
     """
-    keys = checkpoint_keys(prefix)
-    files = read_present(store, keys)
-    if not files:
-        return ResumeOutcome(False, f"no checkpoint under '{prefix}/': starting fresh")
-    try:
-        if set(files) != set(keys):
-            raise CheckpointError(f"incomplete checkpoint: missing {sorted(set(keys) - set(files))}")
-        check_not_after(verified_manifest(files, MANIFEST, PAYLOAD, FORMAT_VERSION), not_after, MANIFEST)
-        manifest = restore_files(learner, files)
-    except CheckpointError as exc:
-        kept = keep_rejected(store, prefix, stamp, files)
-        return ResumeOutcome(False, f"checkpoint under '{prefix}/' not used: {exc}. Starting fresh; the rejected "
-                                    f"files are kept under '{kept}/'", rejected=True)
-    return ResumeOutcome(True, f"resumed from '{prefix}/' after {learner.months_learned} monthly updates",
-                         manifest=manifest)
+    outcome = state.load(stamp, lambda files, manifest: _restore(learner, files, manifest),
+                         identity=_identity(learner), base=lambda: base_description(learner), not_after=not_after)
+    if outcome.resumed:
+        outcome.message = (f"resumed from '{state.prefix}/' after {learner.months_learned} monthly updates "
+                           f"({outcome.message})")
+    return outcome
+
+
+def save_to_store(store: ObjectStoreLike, prefix: str, learner: OnlineAllocator,
+                  extra: dict[str, Any] | None = None) -> list[str]:
+    """:func:`save_checkpoint` for a one-off save (it takes the writer's lock for the save only)."""
+    return save_checkpoint(checkpoint_state(store, prefix), learner, extra)
+
+
+def resume_from_store(store: ObjectStoreLike, prefix: str, learner: OnlineAllocator, stamp: str,
+                      not_after: Any = None) -> ResumeOutcome:
+    """:func:`resume_checkpoint` without holding the state for a run."""
+    return resume_checkpoint(checkpoint_state(store, prefix), learner, stamp, not_after)
 
 
 # --- internals ---

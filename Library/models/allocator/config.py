@@ -46,6 +46,8 @@ class AllocatorConfig:
     min_valid_fraction: float = 0.5
     n_features: int = 42
     device: str = "auto"
+    checkpoint_months: int = 12  # save to the object store every this many monthly updates (and at the end)
+    fresh_start: bool = False  # ignore what the object store holds; the first save replaces it
     backbone_overrides: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -61,7 +63,7 @@ class AllocatorConfig:
             problems.append(f"lora_targets={','.join(self.lora_targets)!r}: choose from "
                             f"{','.join(ATTENTION_TARGETS + FEED_FORWARD_TARGETS)}")
         problems += minimum_problems(self, ("lookback_days", "lora_r", "lora_alpha", "steps_per_update",
-                                            "n_features"), 1)
+                                            "n_features", "checkpoint_months"), 1)
         problems += minimum_problems(self, ("lr", "eta", "lora_dropout", "epsilon", "weight_decay"), 0)
         if not 0 < self.min_valid_fraction <= 1:
             problems.append(f"min_valid_fraction={self.min_valid_fraction}: must be in (0, 1]")

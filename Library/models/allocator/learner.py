@@ -13,7 +13,7 @@ import copy
 import logging
 import math
 from dataclasses import dataclass, field
-from typing import Any, Hashable, Mapping, Sequence
+from typing import Any, Hashable, Mapping, Sequence, cast
 
 import numpy as np
 import torch
@@ -39,6 +39,11 @@ class Decision:
     step_mask: torch.Tensor
     present: torch.Tensor
     weights: np.ndarray
+
+    @property
+    def empty(self) -> bool:
+        """No stock could be scored (all masked, e.g. history shorter than the warm-up): no decision."""
+        return not bool(self.present.any())
 
 
 @dataclass
@@ -86,7 +91,9 @@ class OnlineAllocator:
             lora = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
                               target_modules=list(config.lora_targets), modules_to_save=TRAINED_MODULES,
                               bias="none")
-            model = get_peft_model(network, lora)
+            # peft's stubs ask for a PreTrainedModel; any nn.Module with the target modules works, and a
+            # plain LoraConfig gives a PeftModel (not a mixed model).
+            model = cast(PeftModel, get_peft_model(cast(Any, network), lora))
         return cls(config, model.to(device), info, device, precision)
 
     # --- month start ---
@@ -118,10 +125,15 @@ class OnlineAllocator:
 
     # --- month end ---
     def learn(self, returns: Mapping[Hashable, float]) -> UpdateReport:
-        """AdamW steps on the pending decision's loss against the realised returns (missing ones count as 0)."""
+        """AdamW steps on the pending decision's loss against the realised returns (missing ones count as 0).
+        A decision that held no stock is dropped without a step (``steps`` 0, ``months_learned`` unchanged)."""
         if self.pending is None:
             raise RuntimeError("learn() needs a decision: call allocate() at month start first")
         decision = self.pending
+        if decision.empty:  # weights are all 0 whatever the model does: no gradient, nothing to learn
+            log.info("learn: the pending decision held no stock; no update this month")
+            self.pending = None
+            return UpdateReport(float("nan"), 0, 0)
         values = [returns.get(k, float("nan")) for k in decision.keys]
         missing = [k for k, v, p in zip(decision.keys, values, decision.present.tolist())
                    if p and not math.isfinite(v)]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Hashable, Iterator, Sequence
+from typing import Any, Hashable, Iterator, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -33,7 +33,7 @@ class MonthInputs:
     held: pd.Series  # D close -> next decision's close (what the portfolio earns)
 
 
-def month_inputs(history: pd.DataFrame, universes: dict[pd.Timestamp, list[Hashable]], lookback: int,
+def month_inputs(history: pd.DataFrame, universes: Mapping[pd.Timestamp, Sequence[Hashable]], lookback: int,
                  feature_names: Sequence[str]) -> Iterator[MonthInputs]:
     """Features and realised returns of each decision day, from one LEAN-shaped history frame."""
     bars = warmup_bars(feature_names) + lookback + 5

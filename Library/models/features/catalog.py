@@ -2,7 +2,7 @@
 
 The paper (Alphathon 2024, section 4) draws 42 indicators from Cycle Indicators, Momentum Indicators,
 Overlap Studies, Price Transform, Statistic Functions, Volatility Indicators and Volume Indicators, but
-never lists them. This catalog is the candidate set; ``selected_42.json`` (made by
+never lists them. This catalog is the candidate set; ``selected_42.py`` (made by
 ``scripts/select_features.py``) is the fixed list the models read.
 
 ``scale`` says how an output is freed of the price level before normalisation:

@@ -15,13 +15,17 @@ Choices, and why:
   is its ``WARMUP_BARS + 1``-th bar. Before it the mask is False and the value 0.
 * A symbol whose input has NaN or non-positive prices is masked entirely and reported in
   ``problems``; so is one with fewer bars than the warm-up. No NaN or infinity is ever returned.
+* LEAN's history is fill-forwarded: a session without a trade repeats the previous bar with volume 0
+  (``Lean:Common/Data/Market/TradeBar.cs:834-845``), unmarked in the DataFrame. Such a row (volume 0 and
+  the previous row's OHLC) is treated as the missing day it stands for: left out of the indicators and
+  masked, so the panel is the same with or without fill-forward, and a stock whose data stopped is not
+  valid at the decision time. A real bar with volume 0 whose prices moved is kept.
 
 Every value at time t depends only on bars up to t (TA-Lib indicators are causal, the z-score is
 trailing), so appending future bars never changes the past.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -36,7 +40,9 @@ from .catalog import CANDIDATES, IndicatorSpec
 
 ZSCORE_WINDOW = 63
 Z_CLIP = 10.0
-SELECTED_PATH = Path(__file__).with_name("selected_42.json")
+# A Python module, not a data file: `lean cloud push` drops every file that is not .py/.cs/.ipynb/.css/.html
+# (lean-cli components/util/project_manager.py get_source_files), so a JSON list never reaches the cloud.
+SELECTED_PATH = Path(__file__).with_name("selected_42.py")
 
 
 @lru_cache(maxsize=None)
@@ -79,7 +85,9 @@ def warmup_bars(names: Sequence[str]) -> int:
 
 def selected_features() -> list[str]:
     """The committed 42-feature list (``scripts/select_features.py`` regenerates it)."""
-    return list(json.loads(SELECTED_PATH.read_text())["features"])
+    from .selected_42 import FEATURES
+
+    return list(FEATURES)
 
 
 def _scale(values: np.ndarray, scale: str, close: np.ndarray) -> np.ndarray:
@@ -152,6 +160,14 @@ class FeaturePanel:
                             self.names, self.problems)
 
 
+def _fill_forward_rows(ohlcv: np.ndarray) -> np.ndarray:
+    """Rows that LEAN's fill-forward made: volume 0 and the same open/high/low/close as the row before."""
+    rows = np.zeros(len(ohlcv), dtype=bool)
+    if len(ohlcv) > 1:
+        rows[1:] = (ohlcv[1:, 4] == 0) & (ohlcv[1:, :4] == ohlcv[:-1, :4]).all(axis=1)
+    return rows
+
+
 def _symbol_problem(symbol: object, ohlcv: np.ndarray, times: np.ndarray, warmup: int) -> str | None:
     bad = ~np.isfinite(ohlcv).all(axis=1)
     if bad.any():
@@ -196,14 +212,15 @@ def indicator_panel(history: pd.DataFrame, features: Sequence[str] | str = "sele
     grid = times.to_numpy()
     for n, symbol in enumerate(symbols):
         a, b = block_of[symbol]
-        ohlcv = ohlcv_all[a:b]
-        problem = _symbol_problem(symbol, ohlcv, time_all[a:b], warmup)
+        real = ~_fill_forward_rows(ohlcv_all[a:b])
+        ohlcv, symbol_times = ohlcv_all[a:b][real], time_all[a:b][real]
+        problem = _symbol_problem(symbol, ohlcv, symbol_times, warmup)
         if problem:
             problems.append(problem)
             continue
         bars = {k: np.ascontiguousarray(ohlcv[:, i]) for i, k in enumerate(("open", "high", "low", "close", "volume"))}
         raw_blocks.append(raw_indicators(bars, names))
-        positions.append(np.searchsorted(grid, time_all[a:b]))
+        positions.append(np.searchsorted(grid, symbol_times))
         owners.append(n)
     if raw_blocks:
         longest = max(len(r) for r in raw_blocks)

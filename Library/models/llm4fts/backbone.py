@@ -12,6 +12,7 @@ from typing import Any
 import torch
 from transformers import GPT2Config, GPT2Model
 
+from ..errors import ModelSetupError
 from ..seeding import seeded_torch
 from ..weights_info import WeightsInfo
 from .config import RankerConfig
@@ -26,7 +27,7 @@ OFFLINE_HINT = ("Pass a local directory holding a GPT-2 checkpoint as model_id, 
                 "every output).")
 
 
-class BackboneLoadError(RuntimeError):
+class BackboneLoadError(ModelSetupError):
     """Pretrained GPT-2 weights were requested and could not be loaded."""
 
 

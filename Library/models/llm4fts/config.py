@@ -21,6 +21,11 @@ class RankerConfig:
     mean over ordered pairs (the paper's sum divided by the pair count), so alpha does not have to
     shrink as the universe grows. ``gpt_width`` / ``gpt_heads`` shrink a *random* GPT-2 for CPU
     runs; they are refused with pretrained weights.
+
+    ``pretrain_layers`` / ``finetune_layers``: the GPT-2 parameters stage 1 / stage 2 train (``all`` or
+    ``ln_wpe``, see ``LLM4FTSNetwork.trained_backbone_names``). The paper builds on the aLLM4TS code,
+    whose scripts pre-train ``ln_wpe_attn_mlp`` (= ``all``) and fine-tune ``ln_wpe``: the defaults.
+    A saved state holds only what its stage trains (checkpoint.py).
     """
 
     model_id: str = "openai-community/gpt2"
@@ -43,6 +48,7 @@ class RankerConfig:
     mse_weight: float = 1.0
     margin: float = 0.1
     top_fraction: float = 0.1
+    pretrain_layers: str = "all"
     finetune_layers: str = "ln_wpe"
     finetune_steps: int = 8
     finetune_window_days: int = 252
@@ -51,14 +57,16 @@ class RankerConfig:
     pretrain: str = "auto"
     max_grad_norm: float = 1.0
     device: str = "auto"
+    checkpoint_months: int = 12  # save the running state every this many monthly updates (and at the end)
+    fresh_start: bool = False  # ignore the stored running state; the first save replaces it
     backbone_overrides: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         problems = choice_problems(self, {"weights": WEIGHT_MODES, "pretrain": PRETRAIN_MODES,
-                                          "finetune_layers": FINETUNE_LAYERS})
+                                          "pretrain_layers": FINETUNE_LAYERS, "finetune_layers": FINETUNE_LAYERS})
         problems += minimum_problems(self, ("gpt_layers", "lookback_days", "patch_length", "patch_stride",
                                             "label_horizon_days", "finetune_steps", "finetune_window_days",
-                                            "pretrain_batch"), 1)
+                                            "pretrain_batch", "checkpoint_months"), 1)
         if self.patch_length > self.lookback_days:
             problems.append(f"patch_length={self.patch_length} is longer than lookback_days={self.lookback_days}")
         if not 0 < self.top_fraction <= 1:
@@ -83,5 +91,5 @@ class RankerConfig:
     def identity(self) -> dict[str, Any]:
         """Settings that saved weights depend on: loading them under other ones would be meaningless."""
         keys = ("model_id", "gpt_layers", "gpt_width", "gpt_heads", "lookback_days", "patch_length", "patch_stride",
-                "use_wavelet", "wavelet", "backbone_overrides")
+                "use_sipr", "use_wavelet", "wavelet", "backbone_overrides")  # use_sipr: SIPR plans the patches
         return {k: getattr(self, k) for k in keys}

@@ -34,6 +34,7 @@ class LLM4FTSNetwork(nn.Module):
             branches = 3
         self.dropout = nn.Dropout(config.dropout)
         self.score_head = nn.Linear(channels * branches * width, 1)
+        trim_positions(backbone, position_rows(config))
 
     def encode(self, series: torch.Tensor, starts: np.ndarray, embedding: nn.Linear) -> torch.Tensor:
         """(n, L) series and their patch starts -> GPT-2 states (n, patches, width)."""
@@ -58,12 +59,54 @@ class LLM4FTSNetwork(nn.Module):
         joined = torch.cat(states, dim=-1).reshape(stocks, -1)
         return self.score_head(self.dropout(joined)).squeeze(-1)
 
-    def finetune_parameters(self) -> list[nn.Parameter]:
-        """``ln_wpe``: GPT-2's layer norms and position embeddings plus everything outside GPT-2 (GPT4TS
-        and the LLM4FTS scripts); ``all``: every parameter."""
-        if self.config.finetune_layers == "all":
-            return list(self.parameters())
-        chosen = [p for n, p in self.backbone.named_parameters() if n.startswith("wpe") or ".ln_" in n or
-                  n.startswith("ln_f")]
+    # --- what each stage trains, and so what a saved state holds ---
+    def trained_backbone_names(self, layers: str) -> set[str]:
+        """GPT-2 parameters a stage trains. ``ln_wpe``: layer norms and position embeddings (GPT4TS;
+        aLLM4TS's fine-tuning ``sft_layers=ln_wpe``); ``all``: every GPT-2 parameter the network uses,
+        i.e. aLLM4TS's pre-training ``pt_layers=ln_wpe_attn_mlp``. The token embeddings ``wte`` are never
+        used (the inputs are patch embeddings), so no choice trains or stores them."""
+        names = [n for n, _ in self.backbone.named_parameters() if not n.startswith("wte.")]
+        if layers == "all":
+            return set(names)
+        if layers == "ln_wpe":
+            return {n for n in names if n.startswith("wpe.") or ".ln_" in n or n.startswith("ln_f.")}
+        raise ValueError(f"unknown layer choice {layers!r}: use ln_wpe or all")
+
+    def trained_parameters(self, layers: str) -> list[nn.Parameter]:
+        """The chosen GPT-2 parameters plus everything outside GPT-2 (embeddings, heads, wavelet)."""
+        chosen = self.trained_backbone_names(layers)
+        backbone = [p for n, p in self.backbone.named_parameters() if n in chosen]
         backbone_ids = {id(p) for p in self.backbone.parameters()}
-        return chosen + [p for p in self.parameters() if id(p) not in backbone_ids]
+        return backbone + [p for p in self.parameters() if id(p) not in backbone_ids]
+
+    def set_trainable(self, layers: str) -> list[nn.Parameter]:
+        """``requires_grad`` on for the stage's parameters only (no weight gradients for frozen GPT-2
+        matrices, and gradient clipping sees only what the step changes); returns them."""
+        trained = self.trained_parameters(layers)
+        ids = {id(p) for p in trained}
+        for parameter in self.parameters():
+            parameter.requires_grad_(id(parameter) in ids)
+        return trained
+
+    def stored_keys(self, layers: str) -> set[str]:
+        """``state_dict`` entries a stage can change: everything outside GPT-2 and its chosen GPT-2
+        tensors. The rest is the base it was trained on, identified by a digest, never stored."""
+        chosen = {f"backbone.{n}" for n in self.trained_backbone_names(layers)}
+        return {k for k in self.state_dict() if not k.startswith("backbone.") or k in chosen}
+
+
+def position_rows(config: RankerConfig) -> int:
+    """Position embeddings the ranker can address: patch starts lie inside the ``lookback_days`` window
+    (wavelet bands are shorter), kept with the margin of the random build (``backbone.build_random_gpt2``)."""
+    return max(64, config.lookback_days * 2)
+
+
+def trim_positions(backbone: GPT2Model, rows: int) -> None:
+    """Keep the first ``rows`` of GPT-2's position table (pretrained: 1024). Rows never addressed get no
+    gradient and never change, so cutting them changes no output and no training step, and a saved
+    state need not carry them (768 x 960 floats for gpt2)."""
+    if backbone.wpe.num_embeddings <= rows:
+        return
+    kept = backbone.wpe.weight.detach()[:rows].clone()
+    backbone.wpe = nn.Embedding.from_pretrained(kept, freeze=False)
+    backbone.config.n_positions = rows

@@ -55,14 +55,19 @@ class LLM4FTSRanker:
         self.months_learned = 0
         self.steps_taken = 0
         self.steps_skipped = 0
-        self.pretrain_optimizer = torch.optim.Adam(network.parameters(), lr=config.lr)
-        self.optimizer = torch.optim.Adam(network.finetune_parameters(), lr=config.lr,
-                                          weight_decay=config.weight_decay)
+        self.pretrain_parameters = network.trained_parameters(config.pretrain_layers)
+        self.finetune_parameters = network.trained_parameters(config.finetune_layers)
+        self.pretrain_optimizer = torch.optim.Adam(self.pretrain_parameters, lr=config.lr)
+        self.optimizer = torch.optim.Adam(self.finetune_parameters, lr=config.lr, weight_decay=config.weight_decay)
         self.scaler = None
+        network.set_trainable(config.finetune_layers)
 
     @classmethod
-    def from_config(cls, config: RankerConfig, library: PatternLibrary | None = None) -> "LLM4FTSRanker":
-        if config.use_sipr and library is None:
+    def from_config(cls, config: RankerConfig, library: PatternLibrary | None = None,
+                    library_pending: bool = False) -> "LLM4FTSRanker":
+        """``library_pending``: with ``use_sipr``, the library comes later from the stage-1 artifact
+        (``checkpoint.resume_stage1`` sets it with the weights it planned); until then ``plan`` refuses."""
+        if config.use_sipr and library is None and not library_pending:
             raise ValueError("use_sipr needs a SIPR pattern library (fit_sipr or the stored artifact)")
         device = torch.device("cuda" if config.device == "auto" and torch.cuda.is_available() else
                               ("cpu" if config.device == "auto" else config.device))
@@ -75,6 +80,9 @@ class LLM4FTSRanker:
     def plan(self, index_closes: np.ndarray | None) -> np.ndarray:
         """Patch starts for a window ending now: the grid, plus SIPR segment starts of the index window."""
         segments: Iterable[int] = ()
+        if self.config.use_sipr and self.library is None:
+            raise RuntimeError("use_sipr is on and the ranker has no SIPR pattern library yet (load the stage-1 "
+                               "artifact, or fit one): planning without it would silently drop SIPR")
         if self.config.use_sipr and self.library is not None and index_closes is not None:
             values = np.asarray(index_closes, dtype=np.float64)[-self.config.lookback_days:]
             if np.isfinite(values).all() and len(values) == self.config.lookback_days:
@@ -87,6 +95,7 @@ class LLM4FTSRanker:
         the patch ``stride`` points later; causal attention keeps the target unseen."""
         cfg = self.config
         batch = torch.as_tensor(series, dtype=torch.float32, device=self.device)
+        self.network.set_trainable(cfg.pretrain_layers)
         self.network.train()
         with seeded_torch(cfg.seed * 1_000_003 + self.pretrain_steps_done, self.device):  # dropout
             predicted = self.network.next_patch(batch[:, : cfg.lookback_days], starts)
@@ -95,9 +104,9 @@ class LLM4FTSRanker:
         if not torch.isfinite(loss):
             self.steps_skipped += 1
             return float("nan")
-        self.pretrain_optimizer.zero_grad(set_to_none=True)
+        self.network.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(self.network.parameters(), cfg.max_grad_norm)
+        torch.nn.utils.clip_grad_norm_(self.pretrain_parameters, cfg.max_grad_norm)
         self.pretrain_optimizer.step()
         self.pretrain_steps_done += 1
         self.stage = "stage1"
@@ -108,6 +117,7 @@ class LLM4FTSRanker:
         """One optimizer step per cross-section on alpha * ranking + beta * MSE; a step whose loss or
         gradient is not finite is skipped (weights and optimizer state unchanged)."""
         cfg, report = self.config, TrainingReport()
+        self.network.set_trainable(cfg.finetune_layers)
         with seeded_torch(cfg.seed * 1009 + self.months_learned, self.device):
             self.network.train()
             for section in sections:
@@ -120,17 +130,17 @@ class LLM4FTSRanker:
                 realised = torch.as_tensor(section.returns[keep], dtype=torch.float32, device=self.device)
                 loss = ranking_loss(self.network(windows, section.starts), realised, cfg.ranking_weight,
                                     cfg.mse_weight, cfg.margin)
-                self.optimizer.zero_grad(set_to_none=True)
+                self.network.zero_grad(set_to_none=True)
                 if torch.isfinite(loss):
                     loss.backward()
-                    norm = torch.nn.utils.clip_grad_norm_(self.network.parameters(), cfg.max_grad_norm)
+                    norm = torch.nn.utils.clip_grad_norm_(self.finetune_parameters, cfg.max_grad_norm)
                     if math.isfinite(float(norm)):
                         self.optimizer.step()
                         self._after_step()
                         report.losses.append(float(loss.detach()))
                         self.steps_taken += 1
                         continue
-                self.optimizer.zero_grad(set_to_none=True)
+                self.network.zero_grad(set_to_none=True)
                 report.skipped += 1
                 self.steps_skipped += 1
         self.months_learned += 1

@@ -49,6 +49,11 @@ class SiprConfig:
         if min(self.n_patterns, self.iterations, self.barycenter_iterations, self.restarts) < 1:
             raise ValueError("SIPR n_patterns, iterations, barycenter_iterations and restarts must be >= 1")
 
+    @property
+    def minimum_points(self) -> int:
+        """The shortest series :func:`fit_sipr` accepts: room for every pattern at its longest."""
+        return self.max_length * self.n_patterns
+
 
 @dataclass
 class Segmentation:
@@ -106,8 +111,8 @@ def fit_sipr(values: np.ndarray, config: SiprConfig = SiprConfig(),
     """Algorithm 1, from ``restarts`` K-means++ draws; the fit with the lowest final loss wins
     (the greedy segmentation has many fixed points, so one draw is often a poor one)."""
     series = _as_series(values)
-    if series.shape[0] < config.max_length * config.n_patterns:
-        raise ValueError(f"SIPR needs at least {config.max_length * config.n_patterns} points for "
+    if series.shape[0] < config.minimum_points:
+        raise ValueError(f"SIPR needs at least {config.minimum_points} points for "
                          f"{config.n_patterns} patterns of up to {config.max_length}; got {series.shape[0]}")
     rng = np.random.default_rng(config.seed)
     best: tuple[float, np.ndarray, list[float]] | None = None

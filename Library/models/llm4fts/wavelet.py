@@ -24,6 +24,8 @@ PAD_MODES = {"zero": "constant", "periodic": "circular", "reflect": "reflect", "
 class LearnableWavelet(nn.Module):
     """One low-pass filter per channel (depthwise), initialised from ``pywt.Wavelet(wavelet).dec_lo``."""
 
+    _mirror_sign: torch.Tensor  # a buffer: typed so that mypy does not read it as Tensor | Module
+
     def __init__(self, channels: int, wavelet: str = "db4", mode: str = "symmetric") -> None:
         super().__init__()
         if mode not in PAD_MODES:
