@@ -75,6 +75,8 @@ def _cloud_files(args: argparse.Namespace) -> int:
 
     project = load_project(args.project)
     out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise FileExistsError(f"{out} is a file: give --out a new or empty folder")
     if out.exists() and any(out.iterdir()):
         raise FileExistsError(f"{out} is not empty: choose a new folder for the copy")
     copy = copy_as_pushed(project.cli_root, project.path, out)

@@ -26,7 +26,7 @@ from lean_local.data import lean_format as lf
 from lean_local.engine.algorithm import QCAlgorithm
 from lean_local.engine.data_source import DataFolder
 from lean_local.engine.history import daily_history, history_request
-from lean_local.engine.quantbook import QuantBook
+from lean_local.engine.quantbook import QuantBook, quantbook_time
 from lean_local.engine.symbols import Resolution, Symbol
 from models.features import indicator_panel
 from markets import DAYS, bars, write_market
@@ -149,10 +149,13 @@ def test_algorithm_history_takes_lean_keywords(market):
 
 
 def test_quantbook_clock_is_lean_midnight(market):
+    """Midnight of today in New York from 09:00, of yesterday before (QuantBook.cs L101-114), on a frozen clock."""
+    ny = "America/New_York"
+    assert quantbook_time(pd.Timestamp("2026-03-10 08:59", tz=ny)) == dt.datetime(2026, 3, 9)
+    assert quantbook_time(pd.Timestamp("2026-03-10 09:01", tz=ny)) == dt.datetime(2026, 3, 10)
+    assert quantbook_time(pd.Timestamp("2026-03-10 23:30", tz=ny)) == dt.datetime(2026, 3, 10)
     qb = QuantBook(market)
-    now_ny = pd.Timestamp.now(tz="America/New_York")
-    day = now_ny.date() if now_ny.hour >= 9 else now_ny.date() - dt.timedelta(days=1)
-    assert qb.time in (dt.datetime.combine(day, dt.time()), dt.datetime.combine(day + dt.timedelta(days=1), dt.time()))
+    assert qb.time.time() == dt.time() and abs((qb.time - dt.datetime.now()).days) <= 2
 
 
 def test_quantbook_bar_count_over_old_data_is_empty_like_lean(market):

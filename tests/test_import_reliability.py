@@ -220,6 +220,12 @@ def test_a_lean_data_folder_no_import_wrote_is_read_once_adopted(tmp_path, capsy
     assert DataFolder(out).bars("AAA") is not None
     assert cli_main(["data", "adopt", str(tmp_path / "nowhere")]) == 2
     assert "not a LEAN data folder" in capsys.readouterr().err
+    # an import must not replace (and so delete) an adopted folder: it holds what lean init/download put there
+    (out / "crypto").mkdir()
+    (out / "crypto" / "btcusd.zip").write_bytes(b"keep")
+    with pytest.raises(FileExistsError, match="no import wrote"):
+        _import(_one(tmp_path), out)
+    assert (out / "crypto" / "btcusd.zip").read_bytes() == b"keep"
 
 
 def test_import_refuses_to_replace_a_folder_it_did_not_write(tmp_path, capsys):

@@ -55,6 +55,13 @@ def test_organization_command_refuses_a_malformed_id_and_keeps_the_file(tmp_path
     assert (tmp_path / "lean.json").read_text() == original
 
 
+def test_cloud_files_refuses_a_file_as_its_folder_in_one_line(tmp_path, capsys):
+    target = tmp_path / "file"
+    target.write_text("x")
+    assert cli_main(["cloud-files", str(ROOT / "algorithms" / "top100_baseline"), "--out", str(target)]) == 2
+    assert "is a file" in capsys.readouterr().err
+
+
 def test_lean_json_comments_are_stripped_but_urls_kept():
     text = '{\n  // the root\n  "api-url": "https://www.quantconnect.com/api/v2/", /* x */ "data-folder": "data"\n}'
     assert parse_lean_json(text) == {"api-url": "https://www.quantconnect.com/api/v2/", "data-folder": "data"}

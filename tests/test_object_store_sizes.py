@@ -287,3 +287,13 @@ def test_an_adapter_is_refused_on_other_base_weights(tmp_path):
     outcome = resume_from_store(store, "perl/t", other, "s1")
     assert outcome.rejected and "trained on other base weights" in outcome.message
     assert resume_from_store(store, "perl/t", OnlineAllocator.from_config(config), "s2").resumed
+
+
+def test_temporary_files_of_writes_in_progress_are_neither_keys_nor_counted(tmp_path):
+    """Another run sharing storage/ may have an atomic write in flight (``.<name>.<random>.tmp``): it is not a stored
+    object, and it may vanish between the quota walk and its stat."""
+    store = ObjectStore(tmp_path / "storage", max_files=2)
+    assert store.save_bytes("a/one.bin", b"1")
+    (tmp_path / "storage" / "a" / ".two.bin.x1y2.tmp").write_bytes(b"22")
+    assert store.keys == ["a/one.bin"]
+    assert store.save_bytes("a/two.bin", b"2")  # 2 files: within max_files, the .tmp not counted

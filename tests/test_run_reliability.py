@@ -258,6 +258,21 @@ def test_B4_a_bar_count_warm_up_from_the_datas_first_day_runs(hand_market, tmp_p
     assert _run_json(result.output_dir)["status"] == "completed" and len(result.record.orders) == 1
 
 
+def test_B5_a_zero_bar_warm_up_warms_up_nothing(hand_market, tmp_path):
+    source = BUY_AND_HOLD.replace('self.set_cash(100000)', 'self.set_cash(100000)\n        self.set_warm_up(0)')
+    project = write_project(tmp_path, "bh", source)
+    result = run_backtest(project, data_dir=hand_market, start="2020-02-03", end="2020-02-28", progress=False,
+                          write=False)
+    assert result.record.equity[0][0] == dt.date(2020, 2, 3)  # not the data's first day
+
+
+def test_B6_a_malformed_date_is_refused_before_any_output_folder_exists(hand_market, tmp_path, capsys):
+    project = write_project(tmp_path, "bh", BUY_AND_HOLD)
+    assert cli.main(_cli_backtest(project, hand_market, "--start", "2020/01/06")) == 2
+    assert "expected YYYY-MM-DD" in capsys.readouterr().err
+    assert not (project / "backtests").exists()
+
+
 # --- C. user errors are one line; bugs keep their traceback ------------------------------------------------
 
 def _cli_backtest(project: Path, data: Path, *extra: str) -> list[str]:

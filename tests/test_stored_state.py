@@ -186,7 +186,8 @@ HOLD = """
 from lean_local.engine.object_store import ObjectStore
 from models.allocator import checkpoint_state
 from models.stored_state.generations import _pause_for_tests
-checkpoint_state(ObjectStore("storage"), "perl_portfolio/amazon_chronos-t5-tiny_seed3").hold("the first backtest")
+state = checkpoint_state(ObjectStore("storage"), "perl_portfolio/amazon_chronos-t5-tiny_seed3")
+state.hold("the first backtest")  # kept referenced: a dropped lock object releases its lock when collected
 _pause_for_tests("payload-written")  # signal "holding", then stay alive until killed
 """
 
@@ -339,3 +340,35 @@ def test_running_state_refused_as_look_ahead_is_kept_then_replaced(tmp_path):
     save_running(store, RUNNING, finetuned_ranker(1), {"trained_through": "2015-05-01"})
     assert {name: store.read_bytes(f"{RUNNING}/rejected/s1/{name}") for name in refused} == refused
     assert running_state(store, RUNNING).current_keys()["ranker.json"] == f"{RUNNING}/gen-2/ranker.json"
+
+
+def test_a_lock_left_by_a_failed_run_in_this_process_does_not_block_the_next(tmp_path):
+    """A run that raises never reaches on_end_of_algorithm (LEAN skips it after a runtime error too), so its lock is
+    not released; once its objects are unreachable, the next run in the same process (a notebook, a test session)
+    takes the lock. A live holder in this process is still refused."""
+    from models.stored_state.lock import PrefixLock, StateInUseError
+
+    store = ObjectStore(tmp_path / "storage")
+    failed = PrefixLock(store, "p/x", "test state")
+    failed.acquire("run 1")
+    failed.cycle = failed  # kept alive by a reference cycle, as a traceback-bound algorithm would be, until collected
+    del failed
+    second = PrefixLock(store, "p/x", "test state")
+    assert second.acquire("run 2") is None and second.held
+    with pytest.raises(StateInUseError, match="in use by another live run"):
+        PrefixLock(store, "p/x", "test state").acquire("run 3")
+    second.release()
+
+
+def test_a_date_only_training_end_counts_through_that_days_close():
+    """Offline pre-training records the last bar's date; that bar is seen at 16:00, so a run whose first decision
+    is that morning must refuse the artifact (it saw the day's close), and the next morning may use it."""
+    import datetime as dt
+
+    from models.stored_state.manifest import check_not_after
+
+    manifest = {"extra": {"trained_through": "2013-01-02"}}
+    with pytest.raises(Exception, match="look-ahead"):
+        check_not_after(manifest, dt.datetime(2013, 1, 2, 10), "stage1.json")
+    check_not_after(manifest, dt.datetime(2013, 1, 3, 10), "stage1.json")
+    check_not_after({"extra": {"trained_through": "2013-01-02 18:00:00"}}, dt.datetime(2013, 1, 3, 10), "ranker.json")

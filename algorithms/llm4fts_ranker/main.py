@@ -186,8 +186,10 @@ class LLM4FTSRankerAlgorithm(Top100MonthlyAlgorithm):
         if self.ranker is None:
             self.running.release()
             return
-        saved = self.learned_through is not None and self.save_state()
-        self.running.release()
+        try:
+            saved = self.learned_through is not None and self.save_state()
+        finally:
+            self.running.release()
         self.set_runtime_statistic("Monthly updates", self.ranker.months_learned)
         where = f"saved under '{self.running_prefix}/'" if saved else "running state not saved"
         self.log(f"llm4fts_ranker: {where}; weights: {self.ranker.weights_info.describe()}")

@@ -111,8 +111,10 @@ class PerlPortfolio(Top100MonthlyAlgorithm):
         return True
 
     def on_end_of_algorithm(self) -> None:
-        saved = self.learned_through is not None and self.save_checkpoint()
-        self.checkpoint.release()
+        try:
+            saved = self.learned_through is not None and self.save_checkpoint()
+        finally:
+            self.checkpoint.release()
         self.set_runtime_statistic("Monthly updates", self.learner.months_learned)
         self.set_runtime_statistic("Skipped steps", self.learner.steps_skipped)
         where = f"saved the adapter under '{self.store_prefix}/'" if saved else "adapter not saved"

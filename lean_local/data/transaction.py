@@ -116,6 +116,19 @@ def _check_owned(out: Path) -> None:
         raise FileExistsError(
             f"{out} is not empty and holds no {MARKER}: an import replaces the whole folder it writes, so it only "
             "writes a new folder, an empty one or one an earlier import wrote; choose another --out or remove it")
+    if is_complete(out) and _adopted(out):
+        raise FileExistsError(
+            f"{out} is a LEAN data folder no import wrote (marked by `data adopt`): an import replaces the whole folder "
+            "it writes and would delete what else is in it; choose another --out")
+
+
+def _adopted(folder: Path) -> bool:
+    import json
+
+    try:
+        return bool(json.loads((folder / MARKER).read_text()).get("adopted"))
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 class ImportTransaction:

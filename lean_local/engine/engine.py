@@ -469,7 +469,7 @@ class BacktestEngine:
         if isinstance(period, dt.timedelta):
             return start - period
         before = self.trading_days[self.trading_days < pd.Timestamp(start)]
-        if len(before) == 0:  # the run starts on the data's first day: nothing to warm up on
+        if len(before) == 0 or int(period) <= 0:  # nothing to warm up on, or no warm-up asked for
             return start
         return before[-int(period)].date() if len(before) >= int(period) else before[0].date()
 

@@ -59,6 +59,11 @@ def validate_key(key: str) -> str:
     return normal
 
 
+def _stored_file(path: Path) -> bool:
+    """A stored object, not a temporary file of an atomic write in progress (``.<name>.<random>.tmp``)."""
+    return not (path.name.startswith(".") and path.name.endswith(".tmp")) and path.is_file()
+
+
 def quota_from_config(config: Mapping[str, Any]) -> tuple[int, int]:
     """``(max_size, max_files)`` from a LEAN config (``lean.json``): ``storage-limit`` in bytes and
     ``storage-file-count``, LEAN's defaults when absent."""
@@ -161,7 +166,7 @@ class ObjectStore(StrictAttributes):
     def keys(self) -> list[str]:
         if not self.root.exists():
             return []
-        return sorted(str(p.relative_to(self.root)) for p in self.root.rglob("*") if p.is_file())
+        return sorted(str(p.relative_to(self.root)) for p in self.root.rglob("*") if _stored_file(p))
 
     # --- quota ---
     def _within_limit(self, path: Path, size: int) -> bool:
@@ -169,9 +174,13 @@ class ObjectStore(StrictAttributes):
         files, total = 1, size
         if self.root.exists():
             for other in self.root.rglob("*"):
-                if other.is_file() and other != path:
-                    files += 1
+                if other == path or not _stored_file(other):
+                    continue
+                try:  # another run sharing storage/ may rename or delete a file between the walk and here
                     total += other.stat().st_size
+                except FileNotFoundError:
+                    continue
+                files += 1
         if files > self.max_files:
             message = (f"You have reached the ObjectStore limit for files it can save: {files}/{self.max_files}. "
                        "Unable to save the new file. You can find the limit with the ObjectStore.MaxFiles property.")

@@ -46,7 +46,12 @@ class RunResult:
 
 
 def _parse_date(text: str | None) -> dt.datetime | None:
-    return dt.datetime.strptime(text, "%Y-%m-%d") if text else None
+    if not text:
+        return None
+    try:
+        return dt.datetime.strptime(text, "%Y-%m-%d")
+    except ValueError:
+        raise ValueError(f"date {text!r}: expected YYYY-MM-DD, e.g. 2016-01-04") from None
 
 
 @dataclass
@@ -69,6 +74,7 @@ def run_backtest(project_path: str | Path, data_dir: str | Path | None = None, s
     ``log.txt`` and ``run.json`` (the exception is re-raised with a note saying where)."""
     project = load_project(project_path)
     data = DataFolder(data_dir or project.default_data_folder)
+    _parse_date(start), _parse_date(end)  # a typo is refused here, before an output folder exists
     params = dict(parameters) if parameters is not None else project.parameters
     stamp = dt.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")  # lean-cli's backtests/<timestamp> name
     sink = BacktestOutput.begin(output, project.path / "backtests", stamp) if write else None

@@ -64,19 +64,27 @@ class PrefixLock:
         path = Path(self.store.get_file_path(self.key))
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         deadline = time.monotonic() + wait_s
+        collected = False
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except OSError:
+                if not collected and _own_abandoned_lock(fd):
+                    continue  # a run in this process that failed without releasing it: collected, now free
+                collected = True
                 if time.monotonic() >= deadline:
                     holder = _holder(fd)
                     os.close(fd)
                     raise StateInUseError(self._refusal(holder, wait_s)) from None
                 time.sleep(0.05)
         previous = _holder(fd)
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, json.dumps(_me(purpose)).encode(), 0)
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, json.dumps(_me(purpose)).encode(), 0)
+        except OSError:
+            os.close(fd)
+            raise
         self._fd = fd
         if not previous:
             return None
@@ -94,6 +102,10 @@ class PrefixLock:
             os.ftruncate(fd, 0)
         finally:
             os.close(fd)  # closing the descriptor releases the flock
+
+    def __del__(self) -> None:
+        if getattr(self, "_fd", None) is not None:
+            self.release()
 
     def _refusal(self, holder: dict[str, Any], wait_s: float) -> str:
         waited = f" (waited {wait_s:.0f} s)" if wait_s else ""
@@ -122,3 +134,21 @@ def _describe(holder: dict[str, Any]) -> str:
         return "a run that did not say who it is"
     return (f"process {holder.get('pid')} on {holder.get('host')} ({holder.get('purpose')}, since "
             f"{holder.get('since')})")
+
+
+
+def _own_abandoned_lock(fd: int) -> bool:
+    """When this process itself holds the lock, the holder may be a dropped lock object of a run that raised
+    before releasing it (LEAN, too, skips ``on_end_of_algorithm`` after a runtime error): collecting garbage runs
+    its ``__del__``, which releases it. True when the lock is free afterwards."""
+    if _holder(fd).get("pid") != os.getpid():
+        return False
+    import gc
+
+    gc.collect()
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False
+    fcntl.flock(fd, fcntl.LOCK_UN)
+    return True

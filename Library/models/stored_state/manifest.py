@@ -55,10 +55,15 @@ def check_not_after(manifest: dict[str, Any], not_after: Any, manifest_name: str
     """Refuse a state trained on returns after ``not_after`` (the run's first decision): look-ahead."""
     if not_after is None:
         return
-    trained = pd.Timestamp(manifest.get("extra", {}).get("trained_through"))
+    stamp = manifest.get("extra", {}).get("trained_through")
+    trained = pd.Timestamp(stamp)
     if pd.isna(trained):
         raise CheckpointError(f"{manifest_name} does not say up to when it learned (extra.trained_through), so it "
                               "cannot be shown free of look-ahead")
+    if isinstance(stamp, str) and len(stamp.strip()) == 10:
+        # a date alone (offline pre-training) means "through that day's bar", which is seen at its 16:00 close: a
+        # run whose first decision is that morning must not use it
+        trained += pd.Timedelta(hours=16)
     if trained > pd.Timestamp(not_after):
         raise CheckpointError(f"it learned from returns up to {trained}, after this run starts ({not_after}); "
                               "resuming would be look-ahead. Start the run after that date to continue it, or "
