@@ -2,7 +2,8 @@
 without data is refused, user errors are one line, parameters never fall back silently, a model that cannot
 decide yet says so and holds, and notebook tests are sized to finish in seconds.
 
-Cases are named after the issue's catalogue (A-G in /tmp/notes/runrel.md)."""
+Cases are grouped A (output folders), B (the window against the data), C (one-line errors), D (parameters),
+E (too little history to decide), F (notebook sizes) and G (object-store keys)."""
 from __future__ import annotations
 
 import datetime as dt

@@ -20,12 +20,13 @@ from __future__ import annotations
 import datetime as dt
 import enum
 from dataclasses import dataclass, field
-from typing import Any, Generic, Iterator, TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 
 from ..data.factors import FactorRow, adjustment_for_dates
 from .errors import StrictAttributes
+from .securities import SymbolKeyed
 from .symbols import Symbol, to_symbol
 
 T = TypeVar("T")
@@ -98,42 +99,18 @@ class Delisting(_InstantEvent):
         return self.price
 
 
-class DataDictionary(StrictAttributes, Generic[T]):
+class DataDictionary(SymbolKeyed[T]):
     """``Common/Data/Market/DataDictionary.cs``: a dict keyed by Symbol (or ticker), stamped with a time."""
 
     def __init__(self, time: dt.datetime | None = None, items: dict[Symbol, T] | None = None) -> None:
+        super().__init__(items)
         self.time = time
-        self._items: dict[Symbol, T] = dict(items or {})
-
-    def __getitem__(self, key: Any) -> T:
-        return self._items[to_symbol(key)]
 
     def __setitem__(self, key: Any, value: T) -> None:
         self._items[to_symbol(key)] = value
 
-    def __contains__(self, key: Any) -> bool:
-        return to_symbol(key) in self._items
-
-    def __iter__(self) -> Iterator[Symbol]:
-        return iter(self._items)
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def contains_key(self, key: Any) -> bool:
-        return key in self
-
     def get(self, key: Any, default: T | None = None) -> T | None:
         return self._items.get(to_symbol(key), default)
-
-    def keys(self) -> list[Symbol]:
-        return list(self._items)
-
-    def values(self) -> list[T]:
-        return list(self._items.values())
-
-    def items(self) -> list[tuple[Symbol, T]]:
-        return list(self._items.items())
 
     @property
     def count(self) -> int:

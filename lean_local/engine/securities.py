@@ -6,7 +6,7 @@ is cash plus the market value of holdings at the last price.
 """
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any, Generic, Iterator, TypeVar
 
 from .errors import StrictAttributes
 from .symbols import Symbol, to_symbol
@@ -108,22 +108,18 @@ class Security(StrictAttributes):
         return f"Security({self.symbol}, price={self.price})"
 
 
-class SecurityManager(StrictAttributes):
-    """``self.securities``: a dict keyed by Symbol (and by ticker string)."""
+T = TypeVar("T")
 
-    def __init__(self) -> None:
-        self._items: dict[Symbol, Security] = {}
 
-    def add(self, symbol: Symbol) -> Security:
-        if symbol not in self._items:
-            self._items[symbol] = Security(symbol)
-        return self._items[symbol]
+class SymbolKeyed(StrictAttributes, Generic[T]):
+    """A read view keyed by Symbol that also takes a ticker string, as LEAN's Python dictionaries do: the one
+    mapping behind ``self.securities`` and the slice's ``DataDictionary`` collections."""
 
-    def __getitem__(self, key: Any) -> Security:
-        symbol = to_symbol(key)
-        if symbol not in self._items:
-            raise KeyError(f"{symbol} is not in the algorithm's securities; add it with add_equity or a universe")
-        return self._items[symbol]
+    def __init__(self, items: dict[Symbol, T] | None = None) -> None:
+        self._items: dict[Symbol, T] = dict(items or {})
+
+    def __getitem__(self, key: Any) -> T:
+        return self._items[to_symbol(key)]
 
     def __contains__(self, key: Any) -> bool:
         return to_symbol(key) in self._items
@@ -140,11 +136,26 @@ class SecurityManager(StrictAttributes):
     def keys(self) -> list[Symbol]:
         return list(self._items)
 
-    def values(self) -> list[Security]:
+    def values(self) -> list[T]:
         return list(self._items.values())
 
-    def items(self) -> list[tuple[Symbol, Security]]:
+    def items(self) -> list[tuple[Symbol, T]]:
         return list(self._items.items())
+
+
+class SecurityManager(SymbolKeyed[Security]):
+    """``self.securities``: a dict keyed by Symbol (and by ticker string)."""
+
+    def add(self, symbol: Symbol) -> Security:
+        if symbol not in self._items:
+            self._items[symbol] = Security(symbol)
+        return self._items[symbol]
+
+    def __getitem__(self, key: Any) -> Security:
+        symbol = to_symbol(key)
+        if symbol not in self._items:
+            raise KeyError(f"{symbol} is not in the algorithm's securities; add it with add_equity or a universe")
+        return self._items[symbol]
 
     @property
     def total(self) -> list[Security]:
