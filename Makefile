@@ -13,9 +13,10 @@ setup:
 # HF_HUB_OFFLINE=1 by default (no network here); HF_HUB_OFFLINE=0 make backtest downloads the checkpoint.
 PERL_DEMO := --parameter model_id amazon/chronos-t5-tiny --parameter weights auto --parameter fresh_start true
 
-# LLM4FTS demo: small RANDOM GPT-2 on CPU, 2016-2018; stage 1 fitted at the start (pretrain=auto).
+# LLM4FTS demo: small RANDOM GPT-2 (2 layers, width 64) on CPU, 2016-2018; stage 1 fitted at the start
+# (pretrain=auto); stage 2 trains on every day (the paper's regime), one pass over the first year.
 LLM4FTS_DEMO = --start 2016-01-01 --parameter model_id gpt2 --parameter weights random --parameter gpt_width 64 \
-	--parameter gpt_heads 4 --parameter fresh_start true
+	--parameter gpt_heads 4 --parameter gpt_layers 2 --parameter finetune_epochs 1 --parameter fresh_start true
 
 backtest: setup data
 	$(PY) -m lean_local backtest algorithms/top100_baseline

@@ -7,6 +7,12 @@ Backbones have RANDOM weights of the exact architecture (speed does not depend o
     .venv/bin/python benchmarks/allocator_rebalance.py                         # CPU: tiny, mini, small in fp32
     python benchmarks/allocator_rebalance.py --device cuda --sizes base large --precisions bf16 fp16
 
+``--replay 0 12 24``: the month-end update (``learn``) with a full replay buffer of that many months
+(``replay_months``; each step then runs forward and backward over 1 + R months), timed per rebalance;
+the buffer is filled with copies of a closed month, since the cost depends on its size only.
+
+    .venv/bin/python benchmarks/allocator_rebalance.py --sizes tiny small --replay 0 12 24
+
 Writes ``results/allocator_rebalance_<device>.json``. Model FLOPs: forward = 2 x (encoder
 parameters without embeddings) x tokens + attention (4 x layers x T^2 x d_model per sequence);
 a LoRA training step = 3 x forward (activation gradients ~ 2 x forward; frozen weights get none).
@@ -55,7 +61,7 @@ def model_flops(learner, tokens_per_seq: int, sequences: int) -> float:
     return 2 * params * tokens_per_seq * sequences + attention
 
 
-def measure(size: str, precision: str, device: str, repeat: int) -> dict:
+def measure(size: str, precision: str, device: str, repeat: int, replay: int = 0) -> dict:
     import torch
 
     from models.allocator import AllocatorConfig, OnlineAllocator
@@ -64,7 +70,7 @@ def measure(size: str, precision: str, device: str, repeat: int) -> dict:
     names = selected_features()
     history = synthetic_history(N_STOCKS, warmup_bars(names) + LOOKBACK + 5)
     config = AllocatorConfig(model_id=f"amazon/chronos-t5-{size}", weights="random", precision=precision,
-                             device=device)
+                             device=device, replay_months=replay)
     learner = OnlineAllocator.from_config(config)
     sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
     if device == "cuda":
@@ -82,6 +88,8 @@ def measure(size: str, precision: str, device: str, repeat: int) -> dict:
         learner.learn(returns)
         sync()
         t3 = time.perf_counter()
+        while 0 < len(learner.replay.months) < replay:  # a full buffer from the first round on
+            learner.replay.add(learner.replay.months[-1])
         if i:
             timings["features"].append(t1 - t0)
             timings["forward"].append(t2 - t1)
@@ -89,7 +97,7 @@ def measure(size: str, precision: str, device: str, repeat: int) -> dict:
     median = {k: statistics.median(v) for k, v in timings.items()}
     tokens = N_STOCKS * LOOKBACK
     flops = model_flops(learner, LOOKBACK, N_STOCKS)
-    out = {"size": size, "precision": learner.precision.name, "device": device,
+    out = {"size": size, "precision": learner.precision.name, "device": device, "replay_months": replay,
            "seconds_median": median, "seconds_all": timings,
            "rebalance_seconds": sum(median.values()),
            "tokens_per_second_forward": tokens / median["forward"],
@@ -115,25 +123,25 @@ def main() -> None:
     parser.add_argument("--sizes", nargs="+", default=["tiny", "mini", "small"])
     parser.add_argument("--precisions", nargs="+", default=["fp32"])
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--one", nargs=2, metavar=("SIZE", "PRECISION"), help=argparse.SUPPRESS)
+    parser.add_argument("--replay", nargs="+", type=int, default=[0], help="replay_months values to time")
+    parser.add_argument("--one", nargs=3, metavar=("SIZE", "PRECISION", "REPLAY"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(measure(args.one[0], args.one[1], args.device, args.repeat)))
+        print(json.dumps(measure(args.one[0], args.one[1], args.device, args.repeat, int(args.one[2]))))
         return
     runs = []
-    for size in args.sizes:
-        for precision in args.precisions:
-            cmd = [sys.executable, __file__, "--device", args.device, "--repeat", str(args.repeat), "--one", size,
-                   precision]
-            done = subprocess.run(cmd, capture_output=True, text=True)
-            if done.returncode:
-                runs.append({"size": size, "precision": precision, "error": done.stderr[-2000:]})
-                continue
-            runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
-            row = runs[-1]
-            print(f"{size:>6} {row['precision']:>5}: features {row['seconds_median']['features']:.3f} s, forward "
-                  f"{row['seconds_median']['forward']:.3f} s, train step {row['seconds_median']['train_step']:.3f} s, "
-                  f"peak RSS {row['peak_rss_mib']:.0f} MiB", flush=True)
+    for size, precision, replay in ((s, p, r) for s in args.sizes for p in args.precisions for r in args.replay):
+        cmd = [sys.executable, __file__, "--device", args.device, "--repeat", str(args.repeat), "--one", size,
+               precision, str(replay)]
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        if done.returncode:
+            runs.append({"size": size, "precision": precision, "replay_months": replay, "error": done.stderr[-2000:]})
+            continue
+        runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
+        row = runs[-1]
+        print(f"{size:>6} {row['precision']:>5} replay {replay:>2}: features "
+              f"{row['seconds_median']['features']:.3f} s, forward {row['seconds_median']['forward']:.3f} s, month-end update "
+              f"{row['seconds_median']['train_step']:.3f} s, peak RSS {row['peak_rss_mib']:.0f} MiB", flush=True)
     from machine import write_result
 
     write_result(f"allocator_rebalance_{args.device}", {"stocks": N_STOCKS, "lookback": LOOKBACK, "runs": runs})

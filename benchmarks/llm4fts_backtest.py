@@ -5,6 +5,11 @@ Each seed first runs the offline pre-training (SIPR + stage 1 on 2000-2012, the 
 end of 2012) into the project's object store, then backtests with ``pretrain=require`` so the
 algorithm uses exactly that artifact. Needs ``data/`` (``make data``). Random weights: these figures
 say nothing about pretrained GPT-2; the spread over seeds is the point.
+
+The ranker runs with its defaults (``RankerConfig``): next-day rank-normal labels, one stage-2 step per
+trading day (two passes over the first year, then each month's new days), zero-initialised score head,
+margin-hinge ranking term, the mean of the last 5 days' standardised predictions, monthly rebalance.
+``--threads N`` sets ``torch_threads`` (0: torch's default).
 """
 from __future__ import annotations
 
@@ -39,6 +44,11 @@ def pretrain_seed(seed: int) -> dict:
 
 
 if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0: torch's default)")
+    arguments = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
     built = DATA / "lean_local_import.json"
     if not built.is_file() or "sp500_dev" not in json.loads(built.read_text()).get("sources", {}).get("prices", ""):
@@ -48,7 +58,8 @@ if __name__ == "__main__":
     runs = {}
     for seed in SEEDS:
         stage1 = pretrain_seed(seed)
-        parameters = {**BACKBONE, "seed": str(seed), "fresh_start": "true", "pretrain": "require"}
+        parameters = {**BACKBONE, "seed": str(seed), "fresh_start": "true", "pretrain": "require",
+                      "torch_threads": str(arguments.threads)}
         began = time.perf_counter()
         result = run_backtest(ROOT / "algorithms" / "llm4fts_ranker", data_dir=DATA, start=WINDOW[0], end=WINDOW[1],
                               parameters=parameters, progress=False, write=False)

@@ -145,6 +145,12 @@ def build_parser() -> argparse.ArgumentParser:
     cloud.add_argument("project", help="project folder, e.g. algorithms/perl_portfolio")
     cloud.add_argument("--out", required=True, help="an empty or new folder for the copy")
     cloud.set_defaults(func=_cloud_files)
+
+    from .optimize.command import add_optimize_parser  # `optimize`: grid search as `lean optimize` runs it
+    add_optimize_parser(sub)
+
+    from .compare.command import add_compare_parser  # `compare`: runs side by side over their common dates
+    add_compare_parser(sub)
     return parser
 
 

@@ -254,6 +254,15 @@ def test_parameters_parse_from_lean_strings_and_bad_values_are_named():
                                               "steps_per_update": "2", "unrelated": "x"})
     assert (config.lr, config.lora_r, config.lora_targets, config.steps_per_update) == (0.001, 4, ("q", "v", "wi"), 2)
     assert config.model_id == "amazon/chronos-t5-large" and config.weights == "pretrained"
+    learning = AllocatorConfig.from_parameters({"head_init": "random", "replay_months": "12", "demean_returns": "true",
+                                                "turnover_penalty": "0.02", "standardise_features": "yes",
+                                                "lr_half_life_months": "24"})
+    assert (learning.head_init, learning.replay_months, learning.demean_returns, learning.turnover_penalty,
+            learning.standardise_features, learning.lr_half_life_months) == ("random", 12, True, 0.02, True, 24.0)
+    with pytest.raises(ValueError, match="head_init='gaussian'"):
+        AllocatorConfig.from_parameters({"head_init": "gaussian"})
+    with pytest.raises(ValueError, match="replay_months=-1"):
+        AllocatorConfig.from_parameters({"replay_months": "-1"})
     with pytest.raises(ValueError, match="precision='fp8'"):
         AllocatorConfig.from_parameters({"precision": "fp8"})
     with pytest.raises(ValueError, match="lora_targets"):
@@ -305,11 +314,12 @@ print(json.dumps([learner.months_learned, weights.tolist()]))
     assert np.array_equal(np.asarray(weights), expected)
 
 
-def test_resume_continues_exactly_like_an_uninterrupted_run(tmp_path):
+@pytest.mark.parametrize("learning", [{}, {"replay_months": 1, "turnover_penalty": 0.01, "lr_half_life_months": 2.0}])
+def test_resume_continues_exactly_like_an_uninterrupted_run(tmp_path, learning):
     store = ObjectStore(tmp_path)
-    straight = trained_learner()
+    straight = trained_learner(tiny_config(**learning))
     save_to_store(store, "perl/test", straight)
-    resumed = OnlineAllocator.from_config(tiny_config())
+    resumed = OnlineAllocator.from_config(tiny_config(**learning))
     outcome = resume_from_store(store, "perl/test", resumed, stamp="s1")
     assert outcome.resumed and not outcome.rejected and resumed.months_learned == 2
     for learner in (straight, resumed):
@@ -348,6 +358,23 @@ def test_a_corrupted_adapter_is_reported_kept_and_not_loaded(tmp_path):
     outcome = resume_from_store(store, "perl/test", learner, stamp="s2")
     assert "adapter_model.safetensors" in outcome.message and "checksum" in outcome.message
     assert_fresh_and_kept(store, learner, outcome, original)
+
+
+def test_every_learning_option_is_an_algorithm_parameter_with_its_default_in_config_json():
+    import ast
+
+    main = ast.parse((ROOT / "algorithms" / "perl_portfolio" / "main.py").read_text())
+    names = next(ast.literal_eval(node.value) for node in main.body if isinstance(node, ast.Assign)
+                 and getattr(node.targets[0], "id", "") == "PARAMETERS")
+    defaults = json.loads((ROOT / "algorithms" / "perl_portfolio" / "config.json").read_text())["parameters"]
+    learning = ("head_init", "replay_months", "demean_returns", "turnover_penalty", "standardise_features",
+                "lr_half_life_months")
+    assert set(learning) <= set(names) and set(names) == set(defaults)
+    assert AllocatorConfig.from_parameters(defaults).to_dict() == AllocatorConfig().to_dict()
+    # Standardisation changes what an adapter's inputs mean; the training settings do not.
+    assert "standardise_features" in AllocatorConfig().identity()
+    assert not {"replay_months", "turnover_penalty", "lr_half_life_months", "demean_returns"} & set(
+        AllocatorConfig().identity())
 
 
 def test_an_incompatible_adapter_is_reported_with_the_differing_settings(tmp_path):

@@ -466,4 +466,37 @@ def test_add_equity_without_resolution_warns_that_lean_subscribes_minute_data(tm
     assert len(warnings) == 1 and "'AAA'" in warnings[0] and "MINUTE" in warnings[0]
 
 
+def test_a_security_that_leaves_and_rejoins_the_universe_is_seeded_afresh(tmp_path):
+    """``Engine/DataFeeds/UniverseSelection.cs:495-514``: when a removed member's subscription ends (once it is
+    no longer held), LEAN resets its cache, so on re-adding ``seed_initial_prices`` seeds it from the previous
+    close. Keeping the old price instead sized the skeleton's orders on a price months out of date."""
+    body = """
+    class Algo(QCAlgorithm):
+        def initialize(self):
+            self.set_cash(100000)
+            self.settings.seed_initial_prices = True
+            self.universe_settings.resolution = Resolution.DAILY
+            self.universe_settings.schedule.on(self.date_rules.week_start("SPY"))
+            self.add_universe(self.universe.etf("SPY", self.universe_settings, self.select))
+            self.added_at = []
+
+        def select(self, constituents):
+            away = date(2020, 2, 10) <= self.time.date() < date(2020, 3, 2)
+            return [c.symbol for c in constituents if not (c.symbol.value == "BBB" and away)]
+
+        def on_securities_changed(self, changes):
+            for security in changes.removed_securities:
+                self.liquidate(security.symbol)
+            for security in changes.added_securities:
+                self.added_at.append((self.time.date(), security.symbol.value, security.price))
+                if self.time.date() < date(2020, 2, 10):
+                    self.set_holdings(security.symbol, 0.4)
+    """
+    bbb = [10.0 if day < pd.Timestamp("2020-02-14") else 20.0 for day in DAYS]
+    result = _run(tmp_path, [bars("AAA", [50.0] * len(DAYS)), bars("BBB", bbb)], body, start=2, end=len(DAYS) - 1)
+    added = [(day, price) for day, ticker, price in result.algorithm.added_at if ticker == "BBB"]
+    assert len(added) == 2 and added[0][0] < dt.date(2020, 2, 10) and added[1][0] == dt.date(2020, 3, 2)
+    assert added[1][1] == 20.0  # February's last close, not the 10.0 it had when it left on February 10
+
+
 # --- LEAN's published regression numbers, end to end -----------------------------------------------------------

@@ -27,6 +27,10 @@ FIRST_REBALANCE = {  # tiny settings: the point is that initialize and the first
     "perl_portfolio": {"model_id": "amazon/chronos-t5-tiny", "weights": "random", "seed": "3"},
     "llm4fts_ranker": {"model_id": "gpt2", "weights": "random", "seed": "3", "gpt_layers": "1", "gpt_width": "32",
                        "gpt_heads": "2", "pretrain_days": "200", "pretrain_steps": "2"},
+    "inverse_volatility": {},
+    "minimum_variance": {},
+    "hierarchical_risk_parity": {},
+    "momentum_12_1": {},
 }
 
 

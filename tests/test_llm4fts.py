@@ -19,7 +19,10 @@ from models.llm4fts.checkpoint import load_stage1, resume_running, running_state
 from models.llm4fts.dtw import dtw_barycenter, normalised_shape
 from models.llm4fts.sipr import PatternLibrary
 
-TINY = dict(model_id="gpt2", weights="random", gpt_layers=2, gpt_width=32, gpt_heads=2, seed=5, finetune_steps=3)
+# sampled: 3 steps a month keep the shared fixtures cheap (test_stored_state kills subprocesses that use them);
+# the daily schedule is tested in test_llm4fts_learns.py and end to end in test_llm4fts_ranker.py.
+TINY = dict(model_id="gpt2", weights="random", gpt_layers=2, gpt_width=32, gpt_heads=2, seed=5, finetune_steps=3,
+            finetune_schedule="sampled", finetune_window_days=40, finetune_epochs=1)
 SHAPES = [lambda t: np.abs(2 * t - 1), lambda t: 1 - np.abs(2 * t - 1),
           lambda t: np.interp(t, [0, 1 / 3, 2 / 3, 1], [0, 1, 0, 1]),
           lambda t: np.interp(t, [0, .25, .5, .75, 1], [1, 0, .6, 0, 1])]
@@ -165,7 +168,9 @@ def test_ranking_loss_is_zero_for_perfect_order_and_positive_otherwise():
     swapped = realised.clone()
     swapped[[0, 2]] = swapped[[2, 0]]
     assert pairwise_ranking_loss(swapped, realised, 0.1) > 0
-    assert ranking_loss(realised, realised, 1.0, 1.0, 0.1) == 0
+    assert ranking_loss(realised, realised, 1.0, 1.0, 0.1, "printed") == 0
+    assert ranking_loss(realised * 20, realised * 20, 1.0, 1.0, 0.1) == 0  # every pair apart by >= the margin
+    assert ranking_loss(realised, realised, 1.0, 1.0, 0.1) > 0  # 0.03 vs 0.00: closer than the margin
 
 
 # --- backbone, training, saving ---
@@ -226,7 +231,7 @@ def test_walk_forward_scores_only_decisions_whose_returns_are_known():
     panel, index = synthetic_panel()
     days = [panel.dates[row] for row in (200, 221, 242, 255)]  # 255: 21 days ahead is past the data
     universes = {day: panel.symbols for day in days}
-    months = walk_forward(tiny_ranker(), panel, index, universes, top_fraction=0.25)
+    months = walk_forward(tiny_ranker(label_horizon_days=21), panel, index, universes, top_fraction=0.25)
     assert list(months.index) == days[:3]
     close = panel.frames["close"]
     realised = close.iloc[221] / close.iloc[200] - 1  # the first month, by hand: held to the next decision
@@ -237,21 +242,23 @@ def test_walk_forward_scores_only_decisions_whose_returns_are_known():
 def test_save_and_load_round_trip_through_the_object_store(tmp_path):
     panel, index = synthetic_panel()
     store = ObjectStore(tmp_path)
-    ranker = tiny_ranker()
+    ranker = tiny_ranker(head_init="random")  # a zero head predicts 0 before and after: nothing to compare
     pretrain(ranker, panel, index, 0, 150, steps=3, seed=0)
     save_pretrained(store, "llm4fts/t", ranker, {"trained_through": "2015-08-01"})
     section, _, _ = cross_section(ranker, panel, index, 200, panel.symbols)
-    other = tiny_ranker()
+    other = tiny_ranker(head_init="random")
     assert not np.allclose(other.predict(section), ranker.predict(section))
     assert load_stage1(store, "llm4fts/t", other, not_after="2016-01-01") is not None
     np.testing.assert_allclose(other.predict(section), ranker.predict(section), atol=1e-6)
     with pytest.raises(Exception, match="look-ahead"):
         load_stage1(store, "llm4fts/t", tiny_ranker(), not_after="2015-06-01")
+    ranker.finetuned_through = "2015-08-31"  # where the daily schedule continues
     save_running(store, "llm4fts_ranker/t", ranker, {"trained_through": "2015-09-01"})
-    fresh = tiny_ranker()  # the running state holds what stage 2 trains, on top of the stage-1 weights
+    fresh = tiny_ranker(head_init="random")  # the running state holds what stage 2 trains, on top of the stage-1 weights
     assert load_stage1(store, "llm4fts/t", fresh, not_after="2016-01-01") is not None
     assert resume_running(store, "llm4fts_ranker/t", fresh, "s1", not_after="2016-01-01").resumed
     np.testing.assert_allclose(fresh.predict(section), ranker.predict(section), atol=1e-6)
+    assert fresh.finetuned_through == "2015-08-31"
     (tmp_path / running_state(store, "llm4fts_ranker/t").current_keys()["model.safetensors"]).write_bytes(b"broken")
     outcome = resume_running(store, "llm4fts_ranker/t", tiny_ranker(), "s2", not_after="2016-01-01")
     assert outcome.rejected and "checksum" in outcome.message

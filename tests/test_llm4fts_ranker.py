@@ -18,7 +18,10 @@ ROOT = Path(__file__).resolve().parents[1]
 MAIN = (ROOT / "algorithms" / "llm4fts_ranker" / "main.py").read_text()
 TINY = {"model_id": "gpt2", "weights": "random", "seed": "3", "gpt_layers": "2", "gpt_width": "32",
         "gpt_heads": "2", "top_fraction": "0.2", "finetune_steps": "2", "pretrain_days": "250",
-        "checkpoint_months": "2"}
+        "checkpoint_months": "2", "finetune_window_days": "40", "finetune_epochs": "1",
+        "torch_threads": "1"}
+PAPER = {"label": "rank_normal", "label_horizon_days": "1", "ranking_loss": "printed", "head_init": "random",
+         "finetune_schedule": "sampled", "prediction_days": "1", "rebalance": "daily"}
 ARTIFACT = "llm4fts/gpt2_l2_w32_random_seed3"
 
 
@@ -45,7 +48,8 @@ def test_it_pretrains_when_nothing_is_stored_and_records_the_weights(first_run):
     assert all((root / "storage" / key).is_file() for key in artifact.values())
     assert "RANDOM weights with the gpt2 resized (n_embd 32, n_head 2) GPT-2 architecture (seed 3)" in \
         (result.output_dir / "log.txt").read_text()
-    assert result.algorithm.ranker.months_learned == 4
+    assert result.algorithm.ranker.months_learned == 5  # at the first decision, then at 4 month ends
+    assert result.algorithm.ranker.finetuned_through.startswith("2010-04-29")  # the last label (Apr 30) is realised
 
 
 def test_it_holds_the_top_fraction_in_equal_weights(first_run):
@@ -64,9 +68,14 @@ def test_a_later_run_loads_stage1_and_resumes_the_state(first_run, market):
                          output=root / "out2")
     statistics = json.loads((later.output_dir / "statistics.json").read_text())
     assert statistics["runtime"]["Stage 1"].startswith("loaded")
-    assert "resumed from 'llm4fts_ranker/gpt2_l2_w32_random_seed3/' after 4 monthly updates" in \
+    assert "resumed from 'llm4fts_ranker/gpt2_l2_w32_random_seed3/' after 5 monthly updates" in \
         (later.output_dir / "log.txt").read_text()
-    assert later.algorithm.ranker.months_learned == 6
+    assert later.algorithm.ranker.months_learned == 7  # resumed: no extra update at the first decision
+    log = (later.output_dir / "log.txt").read_text()
+    # the daily schedule continues where the saved state stopped: May's update trains on the 21 windows ending
+    # Apr 30 .. May 28 (their next-day labels are realised by May 31), none already seen, none twice
+    first_update = next(line for line in log.splitlines() if "fine-tuned:" in line)
+    assert "over 21 steps" in first_update, first_update
 
 
 def test_pretrain_require_without_an_artifact_stops_with_the_command_to_run(market, tmp_path):
@@ -95,3 +104,18 @@ def test_a_run_before_the_stored_artifact_keeps_it_under_rejected_and_pretrains_
     folder = kept[0].rsplit("/", 1)[0]
     assert {name: store.read_bytes(f"{folder}/{name}") for name in stored} == stored
     assert stage1_state(store, ARTIFACT).current_keys()["stage1.json"] == f"{ARTIFACT}/gen-2/stage1.json"
+
+
+def test_the_papers_settings_run_and_rebalance_every_day(market, tmp_path):
+    """label rank_normal over 1 day, the printed ranking term, the random head, sampled fine-tuning, today's
+    predictions only and a daily rebalance (the paper's trading) run through the algorithm."""
+    project = write_project(tmp_path, "llm4fts_ranker", MAIN, {**TINY, **PAPER, "seed": "8"})
+    result = run_backtest(project, data_dir=market, start="2010-01-01", end="2010-02-26", progress=False,
+                          output=tmp_path / "out")
+    holdings = pd.DataFrame(result.record.holdings, columns=["date", "symbol", "weight"])
+    assert result.algorithm.ranker_config.ranking_loss == "printed"
+    assert result.algorithm.ranker.steps_taken == 3 * 2  # sampled: 2 steps at the first decision, 2 month ends
+    trading_days = holdings.groupby("date").size()
+    assert len(trading_days) >= 30  # holdings recorded every day; the top set changes within the month
+    daily_sets = holdings.groupby("date").symbol.apply(frozenset)
+    assert daily_sets.nunique() > 2, daily_sets.nunique()

@@ -181,6 +181,7 @@ def test_training_changes_only_what_each_saved_state_holds():
     changed = {k for k in before if not torch.equal(before[k], after_stage1[k])}
     assert changed <= ranker.network.stored_keys("all") and "backbone.h.0.attn.c_attn.weight" in changed
     one_month(ranker)
+    one_month(ranker, 1)  # head_init=zero: the first step reaches the score head only, the second GPT-2
     changed = {k for k in before if not torch.equal(after_stage1[k], ranker.network.state_dict()[k])}
     assert changed <= ranker.network.stored_keys("ln_wpe") and "backbone.wpe.weight" in changed
 
@@ -247,8 +248,25 @@ def test_perl_default_running_state_fits_20_mb():
     # LoRA r 8 on q, k, v, o (1024 -> 1024) of 24 encoder blocks, projection 42 -> 1024, head 1024 -> 1.
     assert params == 24 * 4 * 8 * (1024 + 1024) + 42 * 1024 + 1024 + 1025 == 1_617_921
     per_tensor = overhead / len(trained_shapes(tiny))  # headers grow with the number of tensors
-    estimate = 12 * params + per_tensor * len(shapes)
+    estimate = 12 * params + per_tensor * len(shapes) + AllocatorConfig().replay_months * replay_month_bytes()
     assert estimate <= LIMIT
+
+
+def replay_month_bytes(stocks: int = 100) -> int:
+    """What one replayed month of a 100-stock universe adds to the stored state, measured on a tiny learner
+    (the buffer's size does not depend on the backbone): float16 features, masks, returns, previous weights."""
+    learner = allocator_on(build_random("tiny", 42), AllocatorConfig(model_id="amazon/chronos-t5-tiny",
+                                                                     weights="random", device="cpu", replay_months=2))
+    rng = np.random.default_rng(0)
+    sizes = []
+    for _ in range(2):
+        learner.allocate(rng.normal(size=(stocks, 21, 42)), np.ones((stocks, 21), bool), [f"S{i:04d}" for i in
+                                                                                         range(stocks)])
+        learner.learn({f"S{i:04d}": float(r) for i, r in enumerate(rng.normal(scale=0.05, size=stocks))})
+        sizes.append(sum(len(v) for k, v in checkpoint_files(learner).items() if k.startswith("replay")))
+    per_month = sizes[1] - sizes[0]
+    assert 2 * stocks * 21 * 42 <= per_month < 2 * stocks * 21 * 42 * 1.1  # float16 features dominate
+    return per_month
 
 
 def build_random_meta(size: str):

@@ -12,7 +12,7 @@ from lean_local.data.synthetic import write_synthetic_market
 from lean_local.engine.object_store import ObjectStore
 from lean_local.engine.runner import run_backtest
 from markets import first_backtest, write_project
-from models.allocator import BackboneLoadError, checkpoint_keys
+from models.allocator import BackboneLoadError, OnlineAllocator, checkpoint_keys
 
 ROOT = Path(__file__).resolve().parents[1]
 MAIN = (ROOT / "algorithms" / "perl_portfolio" / "main.py").read_text()
@@ -57,7 +57,7 @@ def test_it_trades_the_models_weights_and_learns_away_from_equal_weight(first_ru
 def test_checkpoints_land_in_the_object_store_and_a_later_run_resumes(first_run, market):
     root, project, _ = first_run
     keys = checkpoint_keys(ObjectStore(root / "storage"), PREFIX)
-    assert len(keys) == 5
+    assert len(keys) == 7 and {"replay.safetensors", "replay.json"} <= set(keys)
     for key in keys.values():
         assert (root / "storage" / key).is_file(), key
     manifest = json.loads((root / "storage" / keys["learner.json"]).read_text())
@@ -104,3 +104,20 @@ def test_auto_falls_back_to_random_weights_and_every_output_says_so(market, tmp_
     assert statistics["runtime"]["Model weights"] == run_info["runtime_statistics"]["Model weights"] \
         == "random (auto: no checkpoint)"
     assert "weights=auto fell back to random weights" in (result.output_dir / "log.txt").read_text()
+
+
+PAPER = {"replay_months": "0", "head_init": "random", "demean_returns": "false", "turnover_penalty": "0",
+         "standardise_features": "false", "lr_half_life_months": "0"}  # one step on the latest month, random head
+
+
+@pytest.mark.parametrize("learning", [PAPER])
+def test_the_learning_options_reach_the_learner_and_the_paper_settings_still_run(market, tmp_path, learning):
+    project = write_project(tmp_path, "perl_portfolio", MAIN, TINY_RANDOM | learning)
+    result = run_backtest(project, data_dir=market, start="2010-01-01", end="2010-02-28", progress=False,
+                          output=tmp_path / "out")
+    learner = result.algorithm.learner
+    assert learner.months_learned == 2 and learner.steps_taken == 2
+    assert learner.config.head_init == learning.get("head_init", "zero")
+    assert len(learner.replay.months) == int(learning["replay_months"]) == learner.config.replay_months
+    head = OnlineAllocator.from_config(learner.config).model.base_model.model.score_head.modules_to_save.default
+    assert bool(head.weight.abs().sum() > 0) == (learning.get("head_init") == "random")  # the paper's random head

@@ -276,8 +276,8 @@ def pretrained_ranker(fitted_through: str | None = None, **changes):
     ranker = tiny_ranker(**changes)
     if fitted_through and ranker.library is not None:
         ranker.library.fitted_on = {"series": "planted", "end": fitted_through}
-    with torch.no_grad():
-        ranker.network.score_head.bias.add_(0.5)  # something stage 1 stores, different from a fresh ranker
+    with torch.no_grad():  # something stage 1 trains and stores, different from a fresh ranker
+        ranker.pretrain_parameters[0].add_(0.5)
     ranker.pretrain_steps_done = 3
     return ranker
 
@@ -314,7 +314,10 @@ def test_use_sipr_is_part_of_the_artifacts_identity_and_the_library_comes_with_t
     assert load_stage1(store, ARTIFACT, loaded, not_after="2016-01-01") is not None
     assert isinstance(loaded.library, PatternLibrary)
     np.testing.assert_array_equal(loaded.library.centroids, saved.library.centroids)
-    np.testing.assert_array_equal(ranker_scores(loaded), ranker_scores(saved))
+    fresh = LLM4FTSRanker.from_config(RankerConfig(**TINY), library_pending=True)
+    for mine, stored in zip(loaded.pretrain_parameters, saved.pretrain_parameters):
+        torch.testing.assert_close(mine, stored, rtol=0, atol=0)
+    assert not torch.equal(loaded.pretrain_parameters[0], fresh.pretrain_parameters[0])
 
 
 def test_a_refused_artifact_is_kept_under_rejected_before_a_new_one_replaces_it(tmp_path):

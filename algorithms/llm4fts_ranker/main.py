@@ -1,12 +1,13 @@
 # region imports
-from datetime import datetime
+from datetime import date, datetime
 
 import pandas as pd
+import torch
 
 from AlgorithmImports import *
 
 from models.errors import PretrainRequiredError
-from models.llm4fts import LLM4FTSRanker, PricePanel, RankerConfig, cross_section, finetune_until, top_fraction
+from models.llm4fts import LLM4FTSRanker, PricePanel, RankerConfig, decision_scores, finetune_until, top_fraction
 from models.llm4fts.checkpoint import (artifact_prefix, resume_running_state, resume_stage1, running_state,
                                        save_running_state, save_stage1, stage1_state)
 from models.llm4fts.sipr import SiprConfig, fit_sipr
@@ -16,8 +17,10 @@ from skeleton.top100 import Top100MonthlyAlgorithm
 # endregion
 
 PARAMETERS = ("model_id", "weights", "seed", "gpt_layers", "gpt_width", "gpt_heads", "lookback_days", "top_fraction",
-              "lr", "label_horizon_days", "finetune_steps", "use_sipr", "use_wavelet", "pretrain", "pretrain_layers",
-              "finetune_layers", "checkpoint_months", "fresh_start")
+              "lr", "label_horizon_days", "label", "finetune_schedule", "finetune_epochs", "finetune_steps",
+              "finetune_window_days", "head_init", "ranking_loss", "input_standardise", "prediction_days",
+              "rebalance", "use_sipr", "use_wavelet", "pretrain", "pretrain_layers", "finetune_layers",
+              "checkpoint_months", "fresh_start", "torch_threads")
 
 
 class LLM4FTSRankerAlgorithm(Top100MonthlyAlgorithm):
@@ -25,14 +28,20 @@ class LLM4FTSRankerAlgorithm(Top100MonthlyAlgorithm):
 
     Start: SIPR patterns + stage-1 weights from the object store (``scripts/pretrain_llm4fts.py``);
     with ``pretrain=auto`` and none stored, both are fitted at the first decision on the
-    ``pretrain_days`` before it. Month end (18:00): stage-2 fine-tuning on the trailing year's
-    realised one-month returns. Month start: predict, hold the top ``top_fraction`` equally.
+    ``pretrain_days`` before it. First decision: stage 2 on the trailing ``finetune_window_days``
+    (with ``finetune_schedule=daily`` every trading day, ``finetune_epochs`` passes) unless a running
+    state was resumed. Month end (18:00): stage 2 on the days labelled since. Month start (or every day
+    with ``rebalance=daily``, as the paper trades): score = mean of the last ``prediction_days`` days'
+    cross-sectionally standardised predictions, hold the top ``top_fraction`` equally.
     """
 
     def initialize_model(self) -> None:
         values = {name: self.get_parameter(name) for name in PARAMETERS}
         self.ranker_config = RankerConfig.from_parameters({k: v for k, v in values.items() if v is not None})
         self.pretrain_days = self.get_parameter("pretrain_days", 756)
+        self.threads_before = torch.get_num_threads()
+        if self.ranker_config.torch_threads:
+            torch.set_num_threads(self.ranker_config.torch_threads)
         self.checkpoint_months = self.ranker_config.checkpoint_months
         self.artifact = artifact_prefix(self.ranker_config, self.ranker_config.weights)
         self.running_prefix = "llm4fts_ranker/" + self.artifact.split("/", 1)[1]
@@ -49,7 +58,19 @@ class LLM4FTSRankerAlgorithm(Top100MonthlyAlgorithm):
         # History only, not a subscription: SPY must never join the traded members.
         self.index_symbol = Symbol.create("SPY", SecurityType.EQUITY, Market.USA)
         self.learned_through: Optional[datetime] = None
+        self.rebalanced_on: Optional[date] = None
         self.train(self.date_rules.month_end("SPY"), self.time_rules.at(18, 0), self.learn_from_month)
+        if self.ranker_config.rebalance == "daily":  # the skeleton's month-start event stays; one per day runs
+            self.schedule.on(self.date_rules.every_day("SPY"), self.time_rules.after_market_open("SPY", 30),
+                             self.rebalance)
+
+    def rebalance(self) -> None:
+        """The skeleton's rebalance at most once a day: with ``rebalance=daily`` the month-start event
+        and the daily one fall on the same first trading day of the month."""
+        if self.rebalanced_on == self.time.date():
+            return
+        self.rebalanced_on = self.time.date()
+        super().rebalance()
 
     # --- start-up, at the first decision (the universe and history exist by then) ---
     def prepare(self, symbols: List[Symbol]) -> Optional[LLM4FTSRanker]:
@@ -142,33 +163,44 @@ class LLM4FTSRankerAlgorithm(Top100MonthlyAlgorithm):
             self.ranker = self.prepare(symbols)
             if self.ranker is None:
                 return None
-        panel, index_close = self.panel(symbols, self.ranker_config.lookback_days + 5)
+            if self.ranker.stage != "finetuned":  # nothing resumed: stage 2 on the realised window first
+                self.learn(symbols)
+        config = self.ranker_config
+        panel, index_close = self.panel(symbols, config.lookback_days + config.prediction_days + 5)
         if not panel.dates.size:
             self.cannot_decide("no price history for the universe")
             return None
-        section, members, problems = cross_section(self.ranker, panel, index_close, len(panel.dates) - 1, symbols)
+        scores, members, problems = decision_scores(self.ranker, panel, index_close, len(panel.dates) - 1, symbols,
+                                                    config.prediction_days)
         for problem in problems:
             self.debug(f"llm4fts_ranker: {problem}")
         if len(members) == 0:
             self.cannot_decide(f"no stock has the {self.ranker_config.lookback_days}-day window the ranker "
                                "reads")
             return None
-        chosen = top_fraction(self.ranker.predict(section), self.ranker_config.top_fraction)
+        chosen = top_fraction(scores, config.top_fraction)
         return {members[i]: 1.0 / len(chosen) for i in chosen}
 
     def learn_from_month(self) -> None:
         if self.ranker is None:
             return
-        config = self.ranker_config
-        symbols = self.tradable_members()
+        self.learn(self.tradable_members())
+        if self.ranker.months_learned % self.checkpoint_months == 0:
+            self.save_state()
+
+    def learn(self, symbols: List[Symbol]) -> None:
+        """Stage 2 on the cross-sections whose labels are realised by now (bars up to the last close)."""
+        config, ranker = self.ranker_config, self.ranker
+        if ranker is None:
+            return
         bars = config.lookback_days + config.finetune_window_days + config.label_horizon_days + 5
         panel, index_close = self.panel(symbols, bars)
-        report = finetune_until(self.ranker, panel, index_close, len(panel.dates) - 1, symbols)
+        if not panel.dates.size:
+            return
+        report = finetune_until(ranker, panel, index_close, len(panel.dates) - 1, symbols)
         self.learned_through = self.time
         self.log(f"fine-tuned: mean loss {report.mean_loss:.5f} over {len(report.losses)} steps, "
                  f"skipped {report.skipped}")
-        if self.ranker.months_learned % self.checkpoint_months == 0:
-            self.save_state()
 
     def save_state(self) -> bool:
         """The running state into the object store; a refusal (over the quota) is an error, not a crash."""
@@ -183,6 +215,7 @@ class LLM4FTSRankerAlgorithm(Top100MonthlyAlgorithm):
         return True
 
     def on_end_of_algorithm(self) -> None:
+        torch.set_num_threads(self.threads_before)
         if self.ranker is None:
             self.running.release()
             return

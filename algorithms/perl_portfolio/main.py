@@ -12,7 +12,9 @@ from skeleton.top100 import Top100MonthlyAlgorithm
 # endregion
 
 PARAMETERS = ("model_id", "weights", "seed", "lookback_days", "lr", "eta", "lora_r", "lora_alpha", "lora_dropout",
-              "lora_targets", "steps_per_update", "precision", "pooling", "checkpoint_months", "fresh_start")
+              "lora_targets", "steps_per_update", "precision", "pooling", "checkpoint_months", "fresh_start",
+              "head_init", "replay_months", "demean_returns", "turnover_penalty", "standardise_features",
+              "lr_half_life_months")
 
 
 class PerlPortfolio(Top100MonthlyAlgorithm):
@@ -20,8 +22,10 @@ class PerlPortfolio(Top100MonthlyAlgorithm):
 
     Month start (10:00): 42 indicators over the lookback -> model weights -> ``set_holdings``.
     Month end (18:00, after the last close): realised returns since the fill -> ``self.train`` ->
-    AdamW step(s) on -w'r - eta*H(w). The adapter, projection, head and optimizer go to the
-    object store every ``checkpoint_months`` and at the end.
+    AdamW step(s) on -w'r - eta*H(w) (+ turnover penalty), averaged over the closed month and up to
+    ``replay_months`` earlier ones. The adapter, projection, head, optimizer and replay buffer go to the
+    object store every ``checkpoint_months`` and at the end. ``replay_months=0, head_init=random`` with
+    the other learning options off is the paper's single step on the latest month.
     """
 
     def initialize_model(self) -> None:

@@ -108,7 +108,7 @@ class BacktestEngine:
         pending = {o.symbol for o in self._pending}
         for symbol in [s for s, sec in self._subscribed.items()
                        if s not in members and not sec.holdings.invested and s not in pending]:
-            del self._subscribed[symbol]
+            self._subscribed.pop(symbol).clear_cache()
 
     def _bars(self, symbol: Symbol) -> SymbolBars:
         bars = self.data.bars(symbol.value)

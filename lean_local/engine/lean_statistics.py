@@ -473,6 +473,34 @@ def portfolio_statistics(charts: LeanCharts, start_equity: float, rates: Interes
     return stats
 
 
+def window_statistics(daily: pd.DataFrame, start: dt.date, end: dt.date, rates: InterestRateModel,
+                      start_equity: float | None = None, sales: pd.Series | None = None,
+                      profits: pd.Series | None = None, slice_hours: tuple[int, ...] = (16,),
+                      today: dt.date | None = None) -> dict[str, float]:
+    """``PortfolioStatistics`` of an equity series over the trading days ``start..end`` (both included), as if a
+    LEAN backtest had run over exactly those dates holding what the series held (comparing runs on common dates).
+
+    ``daily`` as for :func:`lean_charts` (may extend beyond the window). ``start_equity``: LEAN's starting capital,
+    i.e. the value at the window's first 00:00 sample; None takes the last close before ``start`` (an error when
+    ``daily`` has none). ``sales``/``profits`` (local fill times) are cut to the window, so turnover counts the
+    window's sales only and Win Rate etc. its transaction-record entries (computed by the caller over the whole
+    run, so that average prices carry over positions opened before the window)."""
+    index = pd.DatetimeIndex(daily.index)
+    if start_equity is None:
+        before = daily["equity"][index < pd.Timestamp(start)]
+        if before.empty:
+            raise ValueError(f"no close before {start}: give the window's starting equity")
+        start_equity = float(before.iloc[-1])
+    first, last = pd.Timestamp(start), pd.Timestamp(end) + MARKET_CLOSE
+    window = daily[(index >= first) & (index <= pd.Timestamp(end))]
+
+    def cut(series: pd.Series | None) -> pd.Series | None:
+        return None if series is None else series[(series.index >= first) & (series.index <= last)]
+
+    charts = lean_charts(window, start, end, start_equity, cut(sales), slice_hours)
+    return portfolio_statistics(charts, start_equity, rates, cut(profits), today=today)
+
+
 # --------------------------------------------------------------------------------------------------
 # The report's strings: StatisticsBuilder.GetSummary (StatisticsBuilder.cs:216-245)
 # --------------------------------------------------------------------------------------------------

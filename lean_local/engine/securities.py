@@ -104,6 +104,12 @@ class Security(StrictAttributes):
         self.price = c
         self.last_bar_date = day
 
+    def clear_cache(self) -> None:
+        """No price and no bar, as when first added: LEAN resets the cache of a member whose subscription ends
+        (``Engine/DataFeeds/UniverseSelection.cs:502-512``), so a re-added security is seeded afresh."""
+        self.price = self.open = self.high = self.low = self.close = self.volume = 0.0
+        self.last_bar_date = None
+
     def __repr__(self) -> str:
         return f"Security({self.symbol}, price={self.price})"
 

@@ -12,8 +12,9 @@ and keeps this run's configured lr and weight decay (:mod:`models.stored_state.o
 
 Size with the defaults (chronos-t5-large, LoRA r 8 on q, k, v, o of the 24 encoder blocks, projection,
 head): 1,617,921 trained parameters, about 6.5 MB of adapter and 13 MB of AdamW moments
-(``tests/test_object_store_sizes.py``); while a new generation is written the previous one is kept, so
-saving needs room for two.
+(``tests/test_object_store_sizes.py``), plus the replay buffer (:mod:`.replay`: features as float16,
+about 176 kB per replayed month of 100 stocks; empty with the default ``replay_months=0``); while a new
+generation is written the previous one is kept, so saving needs room for two.
 """
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ from safetensors.torch import save as save_safetensors
 from ..stored_state import (CheckpointError, ObjectStoreLike, ResumeOutcome, StateKind, StoredState, check_base,
                             check_identity, load_optimizer, optimizer_payload, tensor_digest)
 from .learner import OnlineAllocator
+from .replay import REPLAY_STATE, REPLAY_TENSORS
 
 FORMAT_VERSION = 2  # 2: the manifest records the base weights' digest
 MANIFEST = "learner.json"
@@ -39,8 +41,11 @@ ADAPTER_CONFIG = "adapter_config.json"
 OPTIMIZER_TENSORS = "optimizer.safetensors"
 OPTIMIZER_STATE = "optimizer.json"
 PAYLOAD = (ADAPTER_WEIGHTS, ADAPTER_CONFIG, OPTIMIZER_TENSORS, OPTIMIZER_STATE)
+REPLAY = (REPLAY_TENSORS, REPLAY_STATE)  # optional: checkpoints written before the replay buffer lack them
 CHECKPOINT = StateKind(name="checkpoint", manifest=MANIFEST, files=PAYLOAD, format_version=FORMAT_VERSION,
-                       legacy=tuple((name, name) for name in PAYLOAD + (MANIFEST,)))  # format 2 wrote in place
+                       optional=REPLAY,
+                       # format 2 wrote in place (it had no replay files; mapping them too costs nothing)
+                       legacy=tuple((name, name) for name in PAYLOAD + REPLAY + (MANIFEST,)))
 _BASE_DIGESTS: "weakref.WeakKeyDictionary[OnlineAllocator, dict[str, Any]]" = weakref.WeakKeyDictionary()
 
 
@@ -63,6 +68,7 @@ def checkpoint_files(learner: OnlineAllocator, extra: dict[str, Any] | None = No
     tensors, state = optimizer_payload(learner.optimizer, learner.scaler)
     files[OPTIMIZER_TENSORS] = save_safetensors(tensors)
     files[OPTIMIZER_STATE] = json.dumps(state, sort_keys=True).encode()
+    files |= learner.replay.files()
     return CHECKPOINT.sign(files, {"identity": _identity(learner), "learner": learner.describe(),
                                    "extra": extra or {}, "base": base_description(learner)})
 
@@ -96,11 +102,13 @@ def _restore(learner: OnlineAllocator, files: dict[str, bytes], manifest: dict[s
         optimizer_state = json.loads(files[OPTIMIZER_STATE])
         counters = {name: int(manifest["learner"][name]) for name in ("months_learned", "steps_taken",
                                                                        "steps_skipped")}
+        replay = learner.replay.loaded(files, learner.device)
     except Exception as exc:
         raise CheckpointError(f"unreadable checkpoint payload: {type(exc).__name__}: {exc}") from exc
     _check_adapter_shapes(learner, adapter)
     changes = load_optimizer(learner.optimizer, optimizer_tensors, optimizer_state, learner.device, learner.scaler)
     set_peft_model_state_dict(learner.model, adapter)
+    learner.replay = replay
     for name, value in counters.items():
         setattr(learner, name, value)
     return [f"optimizer: {change} (this run's setting is used)" for change in changes]

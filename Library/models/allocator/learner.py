@@ -1,8 +1,10 @@
 """The online (PERL-like) learner: allocate at month start, learn from realised returns at month end.
 
 ``allocate`` runs without gradients and keeps its inputs; ``learn`` recomputes the weights on
-those same inputs with gradients and takes ``steps_per_update`` AdamW steps on
-``-w'r - eta*H(w)``. A step whose loss or gradient is not finite is skipped and the last good
+those same inputs with gradients and takes ``steps_per_update`` AdamW steps on the mean month loss
+``-w'r - eta*H(w) + lambda*||w - w_prev||_1`` over the closed month and up to ``replay_months`` earlier
+ones (:mod:`.replay`), at ``lr * 0.5 ** (months_learned / lr_half_life_months)``. A step whose loss
+or gradient is not finite is skipped and the last good
 adapter is kept (the fp16 path on old GPUs needs this). Each update reseeds from
 ``seed + months_learned``, so a run resumed from a checkpoint continues exactly as an
 uninterrupted one.
@@ -25,6 +27,7 @@ from .config import AllocatorConfig
 from .loss import allocation_loss, entropy
 from .network import AllocatorNetwork
 from .precision import PrecisionPlan, keep_in_fp32, resolve_device, resolve_precision
+from .replay import ReplayBuffer, ReplayMonth, align, standardise
 
 log = logging.getLogger(__name__)
 TRAINED_MODULES = ["feature_projection", "score_head"]
@@ -39,6 +42,7 @@ class Decision:
     step_mask: torch.Tensor
     present: torch.Tensor
     weights: np.ndarray
+    previous: np.ndarray  # the weights held before this decision, aligned to ``keys``
 
     @property
     def empty(self) -> bool:
@@ -74,6 +78,7 @@ class OnlineAllocator:
         self.months_learned = 0
         self.steps_taken = 0
         self.steps_skipped = 0
+        self.replay = ReplayBuffer(config.replay_months)
 
     @classmethod
     def from_config(cls, config: AllocatorConfig) -> "OnlineAllocator":
@@ -85,7 +90,7 @@ class OnlineAllocator:
         device = resolve_device(config.device)
         precision = resolve_precision(config.precision, device)
         with seeded_torch(config.seed):
-            network = AllocatorNetwork(t5, config.n_features, config.pooling)
+            network = AllocatorNetwork(t5, config.n_features, config.pooling, config.head_init)
             if precision.name == "fp16":
                 keep_in_fp32(network)
             lora = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
@@ -112,6 +117,8 @@ class OnlineAllocator:
         x = torch.as_tensor(np.nan_to_num(features), dtype=torch.float32, device=self.device)
         mask = torch.as_tensor(step_mask, dtype=torch.bool, device=self.device)
         present = mask[:, -1] & (mask.float().mean(1) >= self.config.min_valid_fraction)
+        if self.config.standardise_features:
+            x = standardise(x, mask, present)
         self.model.eval()
         with torch.inference_mode(), self.precision.autocast():
             weights = self.model(x, mask, present).float()
@@ -120,7 +127,8 @@ class OnlineAllocator:
             weights = present.float() / max(int(present.sum()), 1)
         out = weights.cpu().numpy().astype(np.float64)
         out = out / out.sum() if out.sum() > 0 else out
-        self.pending = Decision(list(keys), x, mask, present, out)
+        self.pending = Decision(list(keys), x, mask, present, out, align(self.replay.held, keys))
+        self.replay.held = {str(k): float(w) for k, w in zip(keys, out) if w > 0}
         return out
 
     # --- month end ---
@@ -140,11 +148,17 @@ class OnlineAllocator:
         r = torch.tensor(np.nan_to_num(np.asarray(values, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0),
                          dtype=torch.float32, device=self.device)
         held = torch.as_tensor(decision.weights, dtype=torch.float32, device=self.device)
-        loss = float(allocation_loss(held, r, self.config.eta, self.config.epsilon))
+        closed = self._closed_month(decision, r)
+        loss = float(self.month_loss(held, closed))
+        batch = [closed] + self.replay.months[::-1]  # the latest month, then earlier closed ones
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.current_lr()
         skipped = 0
         with seeded_torch(self.config.seed + self.months_learned, self.device):  # dropout: a seeded stream
             for _ in range(self.config.steps_per_update):
-                skipped += 0 if self._step(decision, r) else 1
+                skipped += 0 if self._step(batch) else 1
+        self.replay.add(ReplayMonth(closed.keys, closed.features.half(), closed.step_mask, closed.present,
+                                    closed.returns, closed.previous))
         self.months_learned += 1
         self.steps_skipped += skipped
         self.steps_taken += self.config.steps_per_update - skipped
@@ -152,21 +166,49 @@ class OnlineAllocator:
         return UpdateReport(loss, self.config.steps_per_update, skipped, missing,
                             float(np.dot(decision.weights, r.cpu().numpy())))
 
+    def current_lr(self) -> float:
+        """``lr`` halved every ``lr_half_life_months`` months learned (constant when 0); tied to the months
+        learned, so a resumed run continues the schedule."""
+        half_life = self.config.lr_half_life_months
+        return self.config.lr * (0.5 ** (self.months_learned / half_life) if half_life > 0 else 1.0)
+
+    def month_loss(self, weights: torch.Tensor, month: ReplayMonth) -> torch.Tensor:
+        """One month's loss: -w'r (r demeaned over the present stocks if configured) - eta*H(w)
+        + turnover_penalty * ||w - w_prev||_1."""
+        returns = month.returns
+        if self.config.demean_returns:
+            returns = returns - returns[month.present].mean() * month.present.float()
+        loss = allocation_loss(weights, returns, self.config.eta, self.config.epsilon)
+        if self.config.turnover_penalty > 0:
+            loss = loss + self.config.turnover_penalty * (weights.float() - month.previous).abs().sum()
+        return loss
+
     def evaluate(self, decision: Decision, returns: torch.Tensor) -> float:
         """The loss of the current model on a decision, without dropout and without gradients."""
         self.model.eval()
         with torch.inference_mode(), self.precision.autocast():
             weights = self.model(decision.features, decision.step_mask, decision.present)
-        return float(allocation_loss(weights, returns, self.config.eta, self.config.epsilon))
+        return float(self.month_loss(weights, self._closed_month(decision, returns)))
 
-    def _step(self, decision: Decision, returns: torch.Tensor) -> bool:
+    def _closed_month(self, decision: Decision, returns: torch.Tensor) -> ReplayMonth:
+        return ReplayMonth([str(k) for k in decision.keys], decision.features, decision.step_mask, decision.present,
+                           returns.float(), torch.as_tensor(decision.previous, dtype=torch.float32, device=self.device))
+
+    def _batch_loss(self, batch: Sequence[ReplayMonth]) -> torch.Tensor:
+        """The mean month loss over ``batch`` (each month its own cross-section), with gradients."""
+        losses = []
+        for month in batch:
+            with self.precision.autocast():
+                weights = self.model(month.features.float(), month.step_mask, month.present)
+            losses.append(self.month_loss(weights, month))
+        return torch.stack(losses).mean()
+
+    def _step(self, batch: Sequence[ReplayMonth]) -> bool:
         """One optimizer step; False (and nothing changed but the scaler's scale) when it was not finite."""
         params = [p for p in self.model.parameters() if p.requires_grad]
         self.model.train()
         self.optimizer.zero_grad(set_to_none=True)
-        with self.precision.autocast():
-            weights = self.model(decision.features, decision.step_mask, decision.present)
-        loss = allocation_loss(weights, returns, self.config.eta, self.config.epsilon)
+        loss = self._batch_loss(batch)
         if not torch.isfinite(loss):
             log.warning("skipped an update: non-finite loss (%s)", float(loss.detach()))
             return False

@@ -15,11 +15,13 @@ from transformers import T5ForConditionalGeneration
 class AllocatorNetwork(nn.Module):
     """Scores every stock from its own sequence; the softmax across stocks turns scores into weights.
 
-    The score head starts at zero, so an untrained allocator holds the present stocks in equal
-    weights (the top-100 baseline) and every departure from it is learned from realised returns.
+    ``head_init="zero"``: the score head starts at zero, so an untrained allocator holds the present
+    stocks in equal weights (the top-100 baseline) and every departure from it is learned from realised
+    returns. ``"random"``: ``nn.Linear``'s default init (the paper's), drawn from the caller's seeded stream.
     """
 
-    def __init__(self, t5: T5ForConditionalGeneration, n_features: int, pooling: str) -> None:
+    def __init__(self, t5: T5ForConditionalGeneration, n_features: int, pooling: str,
+                 head_init: str = "zero") -> None:
         super().__init__()
         d_model = t5.config.d_model
         self.pooling = pooling
@@ -28,8 +30,9 @@ class AllocatorNetwork(nn.Module):
         self.decoder = t5.get_decoder() if pooling == "decoder_first" else None
         self.decoder_start_token_id = int(t5.config.decoder_start_token_id or 0)
         self.score_head = nn.Linear(d_model, 1)
-        nn.init.zeros_(self.score_head.weight)
-        nn.init.zeros_(self.score_head.bias)
+        if head_init == "zero":
+            nn.init.zeros_(self.score_head.weight)
+            nn.init.zeros_(self.score_head.bias)
 
     def summarise(self, features: torch.Tensor, step_mask: torch.Tensor) -> torch.Tensor:
         """(N, T, F) features and (N, T) valid steps -> (N, d_model) summary per stock."""

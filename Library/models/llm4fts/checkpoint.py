@@ -154,6 +154,12 @@ def _restore(ranker: LLM4FTSRanker, files: dict[str, bytes], manifest: dict[str,
     for name in ("months_learned", "steps_taken", "steps_skipped"):
         setattr(ranker, name, int(counters.get(name, 0)))
     ranker.pretrain_steps_done = int(counters.get("pretrain_steps", 0))
+    through = counters.get("finetuned_through")
+    ranker.finetuned_through = None if setting == STAGE1 or through is None else str(through)
+    ranker.prediction_cache.clear()
+    ranker._plans.clear()
+    if setting == STAGE1:  # stage 1 never trains the score head: stage 2 starts from the configured init
+        ranker.network.reset_score_head(ranker.config.head_init, ranker.config.seed)
     return [f"optimizer: {change} (this run's setting is used)" for change in changes]
 
 

@@ -34,7 +34,26 @@ class LLM4FTSNetwork(nn.Module):
             branches = 3
         self.dropout = nn.Dropout(config.dropout)
         self.score_head = nn.Linear(channels * branches * width, 1)
+        self.reset_score_head(config.head_init, config.seed)
         trim_positions(backbone, position_rows(config))
+
+    @torch.no_grad()
+    def reset_score_head(self, kind: str, seed: int) -> None:
+        """``zero``: weights and bias 0, so a fresh ranker predicts exactly 0 and the first steps move
+        the head towards the labels' scale instead of undoing a random one (mean -0.5, spread 0.33 against
+        labels of spread 0.05 with the paper's init); ``small``: N(0, 1e-3) weights, bias 0, seeded;
+        ``random``: left as drawn (``nn.Linear``'s default, the paper's code)."""
+        if kind == "random":
+            return
+        self.score_head.bias.zero_()
+        if kind == "zero":
+            self.score_head.weight.zero_()
+        elif kind == "small":
+            generator = torch.Generator().manual_seed(seed + 17)
+            drawn = torch.randn(self.score_head.weight.shape, generator=generator) * 1e-3
+            self.score_head.weight.copy_(drawn.to(self.score_head.weight.device))
+        else:
+            raise ValueError(f"unknown head_init {kind!r}: use zero, small or random")
 
     def encode(self, series: torch.Tensor, starts: np.ndarray, embedding: nn.Linear) -> torch.Tensor:
         """(n, L) series and their patch starts -> GPT-2 states (n, patches, width)."""

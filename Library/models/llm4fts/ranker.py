@@ -55,6 +55,9 @@ class LLM4FTSRanker:
         self.months_learned = 0
         self.steps_taken = 0
         self.steps_skipped = 0
+        self.finetuned_through: str | None = None  # date of the newest cross-section stage 2 trained on (daily)
+        self.prediction_cache: dict[Any, Any] = {}  # per-day predictions, valid until the weights change
+        self._plans: dict[bytes, np.ndarray] = {}
         self.pretrain_parameters = network.trained_parameters(config.pretrain_layers)
         self.finetune_parameters = network.trained_parameters(config.finetune_layers)
         self.pretrain_optimizer = torch.optim.Adam(self.pretrain_parameters, lr=config.lr)
@@ -80,6 +83,9 @@ class LLM4FTSRanker:
     def plan(self, index_closes: np.ndarray | None) -> np.ndarray:
         """Patch starts for a window ending now: the grid, plus SIPR segment starts of the index window."""
         segments: Iterable[int] = ()
+        key = b"" if index_closes is None else np.asarray(index_closes, dtype=np.float64).tobytes()
+        if key in self._plans and self.library is not None:
+            return self._plans[key]
         if self.config.use_sipr and self.library is None:
             raise RuntimeError("use_sipr is on and the ranker has no SIPR pattern library yet (load the stage-1 "
                                "artifact, or fit one): planning without it would silently drop SIPR")
@@ -87,7 +93,10 @@ class LLM4FTSRanker:
             values = np.asarray(index_closes, dtype=np.float64)[-self.config.lookback_days:]
             if np.isfinite(values).all() and len(values) == self.config.lookback_days:
                 segments = self.library.segment(values).starts.tolist()
-        return patch_starts(self.config.lookback_days, self.config.patch_length, self.config.patch_stride, segments)
+        starts = patch_starts(self.config.lookback_days, self.config.patch_length, self.config.patch_stride, segments)
+        if self.library is not None:  # the same index window plans the same patches: SIPR runs once per date
+            self._plans[key] = starts
+        return starts
 
     # --- stage 1 ---
     def pretrain_step(self, series: np.ndarray, starts: np.ndarray) -> float:
@@ -129,7 +138,7 @@ class LLM4FTSRanker:
                 windows = torch.as_tensor(section.windows[keep], dtype=torch.float32, device=self.device)
                 realised = torch.as_tensor(section.returns[keep], dtype=torch.float32, device=self.device)
                 loss = ranking_loss(self.network(windows, section.starts), realised, cfg.ranking_weight,
-                                    cfg.mse_weight, cfg.margin)
+                                    cfg.mse_weight, cfg.margin, cfg.ranking_loss)
                 self.network.zero_grad(set_to_none=True)
                 if torch.isfinite(loss):
                     loss.backward()
@@ -145,6 +154,7 @@ class LLM4FTSRanker:
                 self.steps_skipped += 1
         self.months_learned += 1
         self.stage = "finetuned"
+        self.prediction_cache.clear()
         return report
 
     def _after_step(self) -> None:
@@ -161,7 +171,8 @@ class LLM4FTSRanker:
     def describe(self) -> dict[str, Any]:
         return {"stage": self.stage, "pretrain_steps": self.pretrain_steps_done,
                 "months_learned": self.months_learned, "steps_taken": self.steps_taken,
-                "steps_skipped": self.steps_skipped, "weights": self.weights_info.describe()}
+                "steps_skipped": self.steps_skipped, "finetuned_through": self.finetuned_through,
+                "weights": self.weights_info.describe()}
 
 
 def top_fraction(scores: np.ndarray, fraction: float) -> np.ndarray:

@@ -15,7 +15,8 @@ from scipy import stats
 from tqdm.auto import tqdm
 
 from .ranker import CrossSection, LLM4FTSRanker, TrainingReport
-from .samples import PricePanel, forward_returns, index_window, window_features
+from .samples import (PricePanel, WindowBank, index_window, rank_normal, standardise_across_stocks,
+                      window_features)
 
 
 def pretrain(ranker: LLM4FTSRanker, panel: PricePanel, index_close: pd.Series, first: int, last: int,
@@ -46,29 +47,120 @@ def pretrain(ranker: LLM4FTSRanker, panel: PricePanel, index_close: pd.Series, f
 
 
 def cross_section(ranker: LLM4FTSRanker, panel: PricePanel, index_close: pd.Series, row: int,
-                  symbols: Sequence[Hashable], horizon: int | None = None) -> tuple[CrossSection, list, list[str]]:
-    """Inputs at ``row`` (and, with ``horizon``, the returns from row to row + horizon)."""
+                  symbols: Sequence[Hashable], horizon: int | None = None,
+                  bank: WindowBank | None = None) -> tuple[CrossSection, list, list[str]]:
+    """Inputs at ``row`` (and, with ``horizon``, the raw returns from row to row + horizon). ``bank``: the
+    panel's arrays for ``symbols``, built once when many rows are read (:class:`.samples.WindowBank`)."""
     length = ranker.config.lookback_days
-    windows = window_features(panel, row, length, list(symbols))
+    local = row
+    if bank is None:  # one row: slice first, so a long panel is not converted whole
+        first = max(row - length + 1, 0)
+        bank = WindowBank.build(PricePanel({f: frame.iloc[first:row + 1 + (horizon or 0)]
+                                            for f, frame in panel.frames.items()}), list(symbols))
+        local = row - first
+    windows = bank.windows(local, length)
+    values = windows.values
+    if ranker.config.input_standardise == "cross_section":
+        values = standardise_across_stocks(values)
     starts = ranker.plan(index_window(index_close, panel.dates, row, length))
-    returns = forward_returns(panel.frames["close"], row, horizon, windows.symbols) if horizon else None
-    return CrossSection(windows.values, starts, returns), windows.symbols, windows.problems
+    returns = None
+    if horizon:
+        position = {s: i for i, s in enumerate(bank.symbols)}
+        returns = bank.forward_returns(local, horizon)[[position[s] for s in windows.symbols]]
+    return CrossSection(values, starts, returns), windows.symbols, windows.problems
+
+
+def training_section(ranker: LLM4FTSRanker, panel: PricePanel, index_close: pd.Series, row: int,
+                     symbols: Sequence[Hashable], bank: WindowBank | None = None) -> CrossSection:
+    """The cross-section at ``row`` with the configured label (``rank_normal`` or ``raw``) over
+    ``label_horizon_days``: the caller uses it only when ``row + horizon`` is at or before its decision."""
+    cfg = ranker.config
+    section = cross_section(ranker, panel, index_close, row, symbols, cfg.label_horizon_days, bank)[0]
+    if cfg.label == "rank_normal" and section.returns is not None:
+        section.returns = rank_normal(section.returns)
+    return section
 
 
 def finetune_until(ranker: LLM4FTSRanker, panel: PricePanel, index_close: pd.Series, decision: int,
                    symbols: Sequence[Hashable]) -> TrainingReport:
-    """Stage 2 for one month: ``finetune_steps`` cross-sections whose labels are known at ``decision``."""
+    """Stage 2 at ``decision``, on cross-sections ending at rows ``e`` with ``e + horizon <= decision``
+    (labels realised) inside the trailing ``finetune_window_days``: every such trading day in a seeded
+    shuffled order (``finetune_schedule=daily``; ``finetune_epochs`` passes the first time, afterwards one
+    pass over the days labelled since the last update), or ``finetune_steps`` random days (``sampled``)."""
     cfg = ranker.config
     last_end = decision - cfg.label_horizon_days
     first_end = max(cfg.lookback_days - 1, decision - cfg.finetune_window_days)
-    if last_end < first_end:
+    if cfg.finetune_schedule == "daily":
+        order = daily_order(ranker, panel.dates, first_end, last_end, decision)
+    elif last_end < first_end:
+        order = np.zeros(0, dtype=np.int64)
+    else:
+        rng = np.random.default_rng(cfg.seed * 7919 + decision)
+        order = np.sort(rng.choice(np.arange(first_end, last_end + 1),
+                                   size=min(cfg.finetune_steps, last_end - first_end + 1), replace=False))
+    if len(order) == 0:
         return TrainingReport()
-    rng = np.random.default_rng(cfg.seed * 7919 + decision)
-    ends = rng.choice(np.arange(first_end, last_end + 1), size=min(cfg.finetune_steps, last_end - first_end + 1),
-                      replace=False)
-    sections = [cross_section(ranker, panel, index_close, int(e), symbols, cfg.label_horizon_days)[0]
-                for e in sorted(ends)]
-    return ranker.finetune([s for s in sections if len(s.windows) >= 2])
+    bank = WindowBank.build(panel, list(symbols))
+    sections = {int(e): training_section(ranker, panel, index_close, int(e), symbols, bank)
+                for e in set(order.tolist())}
+    report = ranker.finetune([sections[int(e)] for e in order if len(sections[int(e)].windows) >= 2])
+    if cfg.finetune_schedule == "daily":
+        ranker.finetuned_through = str(panel.dates[int(order.max())])  # full stamp: bars may carry a time
+    return report
+
+
+def daily_order(ranker: LLM4FTSRanker, dates: pd.DatetimeIndex, first_end: int, last_end: int,
+                decision: int) -> np.ndarray:
+    """End rows for ``finetune_schedule=daily``: rows after the last one trained on (all of the window the
+    first time, ``finetune_epochs`` passes), each pass a permutation seeded by the decision's date, so a
+    resumed run draws the same order whatever history its panel holds."""
+    cfg = ranker.config
+    passes = cfg.finetune_epochs
+    if ranker.finetuned_through is not None:
+        first_end = max(first_end, int(dates.searchsorted(pd.Timestamp(ranker.finetuned_through), side="right")))
+        passes = 1
+    if last_end < first_end:
+        return np.zeros(0, dtype=np.int64)
+    ends = np.arange(first_end, last_end + 1)
+    rng = np.random.default_rng([cfg.seed, pd.Timestamp(dates[decision]).toordinal()])
+    return np.concatenate([rng.permutation(ends) for _ in range(passes)])
+
+
+def decision_scores(ranker: LLM4FTSRanker, panel: PricePanel, index_close: pd.Series, row: int,
+                    symbols: Sequence[Hashable], days: int) -> tuple[np.ndarray, list, list[str]]:
+    """Scores at ``row`` for the stocks with a window there: the mean over the last ``days`` trading days
+    (rows ``row - days + 1 .. row``, none later) of each day's predictions standardised across that day's
+    stocks (``prediction_days``; 1 = today's predictions as they are). Per-day predictions are cached on
+    the ranker until its weights next change."""
+    bank = WindowBank.build(panel, list(symbols))
+    section, members, problems = cross_section(ranker, panel, index_close, row, symbols, bank=bank)
+    if len(members) == 0 or days == 1:
+        return (ranker.predict(section) if len(members) else np.zeros(0)), members, problems
+    total, count = np.zeros(len(members)), np.zeros(len(members))
+    where = {s: i for i, s in enumerate(members)}
+    for r in range(max(row - days + 1, 0), row + 1):
+        day_members, z = _day_scores(ranker, panel, index_close, r, symbols, bank, section if r == row else None,
+                                     members if r == row else None)
+        for s, value in zip(day_members, z):
+            if s in where:
+                total[where[s]] += value
+                count[where[s]] += 1
+    return total / np.maximum(count, 1), members, problems
+
+
+def _day_scores(ranker: LLM4FTSRanker, panel: PricePanel, index_close: pd.Series, row: int,
+                symbols: Sequence[Hashable], bank: WindowBank, section: CrossSection | None,
+                members: list | None) -> tuple[list, np.ndarray]:
+    """Row ``row``'s predictions standardised across its stocks (cached on the ranker per date and universe)."""
+    key = (panel.dates[row], tuple(symbols))
+    cache = ranker.prediction_cache
+    if key not in cache:
+        if section is None or members is None:
+            section, members, _ = cross_section(ranker, panel, index_close, row, symbols, bank=bank)
+        predicted = ranker.predict(section) if len(members) else np.zeros(0)
+        spread = predicted.std() if len(predicted) > 1 else 0.0
+        cache[key] = (list(members), (predicted - predicted.mean()) / spread if spread > 0 else predicted * 0.0)
+    return cache[key]
 
 
 def information_coefficients(predicted: np.ndarray, realised: np.ndarray) -> tuple[float, float]:

@@ -1,0 +1,1 @@
+"""``python -m lean_local compare``: backtests side by side over their common dates (see :mod:`.report`)."""

@@ -1,0 +1,181 @@
+"""It can learn: the allocator's learner finds a planted signal in REAL dev-data features.
+
+Returns are planted (``r = m_t + b*z + e``, noise sd 0.07) with ``z`` a visible function of each stock's
+features (:mod:`models.allocator.planted`); the tiny random Chronos-T5 is built in code. With ``lr=0``
+the same criteria fail, so they measure learning and not luck. Also: the new learning options do what
+their docstrings say (replay only of closed months, demeaning is a gradient no-op, the lr schedule, the
+turnover penalty, standardisation) and a resumed run with a replay buffer continues exactly.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from lean_local.engine.object_store import ObjectStore
+from models.allocator import OnlineAllocator, resume_from_store, save_to_store
+from models.allocator.planted import load_real_panel, planted_months, run_planted, summarise, tiny_config
+from models.allocator.replay import standardise
+
+MONTHS = ("2009-06-01", "2012-05-31")  # 36 decisions
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny models on one thread: several times less CPU than two threads waiting on each other."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def real_panel(dev_data, request, tmp_path_factory):
+    """36 months of the 42 real features of 100 stocks (the universe's size: fewer stocks give each month's
+    cross-section too little evidence), cached across sessions under pytest's cache (this session's temporary
+    folder when the cache plugin is off)."""
+    cache_plugin = getattr(request.config, "cache", None)
+    folder = cache_plugin.mkdir("allocator_planted") if cache_plugin else tmp_path_factory.mktemp("allocator_planted")
+    cache = folder / "panel_2009_2012_100.npz"
+    return load_real_panel(*MONTHS, n_stocks=100, data_dir=dev_data, cache=cache)
+
+
+def learned(real_panel, ic: float, seed: int, **changes):
+    months = planted_months(real_panel, ic, seed, signal="mean")
+    return summarise(run_planted(tiny_config(seed=seed, **changes), months))
+
+
+def test_the_panel_is_36_months_of_real_features(real_panel):
+    assert len(real_panel.decisions) == 36 and real_panel.features.shape[1:] == (100, 21, 42)
+    assert real_panel.masks.mean() > 0.99 and np.isfinite(real_panel.features).all()
+    assert real_panel.features[:, :, -1].std(axis=1).mean() > 0.3  # a real cross-section, not a constant
+
+
+STRONG, REALISTIC = 0.2, 0.05  # cross-sectional IC of the planted signal
+
+
+@pytest.fixture(scope="module")
+def strong_runs(real_panel):
+    return [learned(real_panel, STRONG, seed) for seed in range(1, 7)]
+
+
+def strong_criterion(runs) -> bool:
+    """The weights rank the signal with Spearman > 0.6 over the last 12 of 36 months on average over six
+    seeds, and > 0.45 in every seed. (0.7 in every seed would fail: measured 0.52-0.84 across seeds 1-6
+    with the tiny random backbone; see the report in models/allocator/planted.py's JSON.)"""
+    last12 = [r["last12_rank_corr"] for r in runs]
+    return float(np.mean(last12)) > 0.6 and min(last12) > 0.45
+
+
+def realistic_criterion(runs) -> bool:
+    """Better than chance in every seed: the mean monthly rank correlation is positive with t > 2."""
+    return all(r["mean_rank_corr"] > 0 and r["t_stat"] > 2 for r in runs)
+
+
+def test_a_strong_signal_is_learned(strong_runs):
+    assert strong_criterion(strong_runs), strong_runs
+
+
+def test_a_realistic_signal_orders_the_weights_better_than_chance(real_panel):
+    runs = [learned(real_panel, REALISTIC, seed) for seed in range(1, 5)]
+    assert realistic_criterion(runs), runs
+
+
+def test_with_lr_zero_the_same_criteria_fail(real_panel):
+    """The criteria measure learning: the zero head with lr 0 stays at 1/N (rank correlation 0)."""
+    assert not strong_criterion([learned(real_panel, STRONG, 1, lr=0.0)] * 6)
+    assert not realistic_criterion([learned(real_panel, REALISTIC, 1, lr=0.0)])
+
+
+# --- the options, on hand-made months ---
+N, T, F = 12, 21, 42
+
+
+def month(seed: int) -> tuple[np.ndarray, np.ndarray, dict[int, float]]:
+    rng = np.random.default_rng(seed)
+    return (rng.normal(size=(N, T, F)).astype(np.float32), np.ones((N, T), bool),
+            {i: float(r) for i, r in enumerate(rng.normal(0.01, 0.08, N))})
+
+
+def run(learner: OnlineAllocator, seeds) -> list[np.ndarray]:
+    out = []
+    for s in seeds:
+        features, mask, returns = month(s)
+        out.append(learner.allocate(features, mask, list(range(N))))
+        learner.learn(returns)
+    return out
+
+
+def test_demeaning_returns_changes_the_loss_but_not_a_single_weight():
+    plain, demeaned = (OnlineAllocator.from_config(tiny_config(demean_returns=d, replay_months=2))
+                       for d in (False, True))
+    for a, b in zip(run(plain, range(4)), run(demeaned, range(4))):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-9)
+
+
+def test_replay_holds_only_closed_months_up_to_its_capacity_and_changes_the_update():
+    replay = OnlineAllocator.from_config(tiny_config(replay_months=2))
+    features, mask, _ = month(0)
+    replay.allocate(features, mask, list(range(N)))
+    assert replay.replay.months == []  # the month is not closed yet: nothing of it may be replayed
+    run(replay, range(1, 5))
+    assert len(replay.replay.months) == 2 and replay.replay.months[-1].features.dtype == torch.float16
+    paper = OnlineAllocator.from_config(tiny_config(replay_months=0))
+    assert not np.allclose(run(paper, range(6))[-1], run(OnlineAllocator.from_config(tiny_config(replay_months=2)),
+                                                          range(6))[-1])
+    assert paper.replay.months == []
+
+
+def test_the_lr_halves_every_half_life_of_months_learned():
+    learner = OnlineAllocator.from_config(tiny_config(lr=0.02, lr_half_life_months=2.0))
+    assert learner.current_lr() == pytest.approx(0.02)
+    run(learner, range(4))
+    assert learner.current_lr() == pytest.approx(0.005)
+    assert learner.optimizer.param_groups[0]["lr"] == pytest.approx(0.02 * 0.5 ** 1.5)  # the 4th month's step
+
+
+def test_a_turnover_penalty_keeps_the_weights_closer_to_the_previous_ones():
+    def turnover(penalty: float) -> float:
+        weights = run(OnlineAllocator.from_config(tiny_config(turnover_penalty=penalty, lr=0.05, steps_per_update=3)),
+                      [0, 0, 0, 0])
+        return float(np.abs(np.diff(weights, axis=0)).sum())
+    assert turnover(0.5) < turnover(0.0)
+
+
+def test_standardise_gives_zero_mean_unit_variance_over_valid_present_steps_only():
+    rng = np.random.default_rng(0)
+    x = torch.tensor(rng.normal(3.0, 5.0, size=(6, 4, 2)), dtype=torch.float32)
+    mask = torch.ones(6, 4, dtype=torch.bool)
+    mask[0, :2] = False
+    present = torch.tensor([True] * 5 + [False])
+    z = standardise(x, mask, present)
+    valid = mask & present.unsqueeze(1)
+    assert (z[~valid] == 0).all()
+    for t in range(4):
+        column = z[valid[:, t], t]
+        assert torch.allclose(column.mean(0), torch.zeros(2), atol=1e-5)
+        assert torch.allclose(column.std(0, unbiased=False), torch.ones(2), atol=1e-4)
+    x[5] = 1e6  # an absent stock does not move the others
+    assert torch.equal(standardise(x, mask, present), z)
+
+
+def test_random_head_is_seeded_and_not_equal_weight():
+    a, b = (OnlineAllocator.from_config(tiny_config(head_init="random")).allocate(*month(9)[:2], list(range(N)))
+            for _ in range(2))
+    assert np.array_equal(a, b) and a.std() > 0
+
+
+@pytest.mark.parametrize("changes", [dict(replay_months=2, turnover_penalty=0.01, lr_half_life_months=3.0,
+                                          standardise_features=True)])
+def test_resume_with_replay_continues_exactly_like_an_uninterrupted_run(tmp_path, changes):
+    straight = OnlineAllocator.from_config(tiny_config(**changes))
+    run(straight, range(3))
+    save_to_store(ObjectStore(tmp_path), "perl/replay", straight)
+    resumed = OnlineAllocator.from_config(tiny_config(**changes))
+    assert resume_from_store(ObjectStore(tmp_path), "perl/replay", resumed, stamp="s1").resumed
+    assert len(resumed.replay.months) == 2 and resumed.replay.held == straight.replay.held
+    assert all(torch.equal(a.features, b.features) for a, b in zip(straight.replay.months, resumed.replay.months))
+    assert [w.tolist() for w in run(straight, range(3, 6))] == [w.tolist() for w in run(resumed, range(3, 6))]
+    assert math.isclose(straight.current_lr(), resumed.current_lr())
