@@ -1,4 +1,6 @@
-"""Command line: ``python -m lean_local data import|synthetic``, ``backtest``, ``organization`` and ``cloud-files``.
+"""Command line: ``python -m lean_local data import|synthetic|adopt``, ``backtest``, ``optimize`` (grid search with
+``lean optimize``'s semantics: ``optimize/``), ``compare`` (runs side by side: ``compare/``), ``organization`` and
+``cloud-files``.
 
 Errors the user fixes end as one line ``error: ...`` and exit status 2: bad input data (``DataError``), a missing
 or taken path, a bad value (``ValueError``), a ``SyntaxError`` in the project's code (file:line:column), and the

@@ -6,8 +6,9 @@
 The protocol (small RANDOM models on CPU, the models' research loops without the engine):
 
 1. Selection. Each model runs a small stated grid of candidate settings over its early window only, and the
-   candidate with the best selection criterion (mean over the selection seeds) is frozen. Nothing after the
-   selection window is loaded for this step.
+   candidate with the best selection criterion (mean over the selection seeds) is frozen. The models decide
+   and train on data up to each decision only; the criterion leaves out the window's last date, whose label runs
+   past the window (bars are loaded 45 days beyond it for that holding period, and never scored).
    - allocator (PERL Chronos-LoRA, monthly): runs and is scored over 2009-06..2013-12; criterion: mean monthly
      active return after costs against the equal-weight universe (the allocator's own objective).
    - ranker (LLM4FTS): stage 1 on 2005-2010; stage 2 walk-forward from 2011-01, scored on 2011-2012 (the
@@ -20,13 +21,15 @@ The protocol (small RANDOM models on CPU, the models' research loops without the
    default).
 3. Metrics on the report window (``models.evaluation``):
    - rank IC per date: daily (ranker: prediction at close t vs close t..t+1) and monthly (prediction at decision
-     day D vs D's close..next decision's close); mean, Newey-West t (statsmodels OLS on a constant,
-     cov_type='HAC', lag floor(4 (n/100)^(2/9)) and at least horizon - 1), naive t, effective observations
+     day D vs D's close..next decision's close). Timing differs from the algorithms in one place: the ranker's
+     loop predicts with D's own close (the paper's daily setting), while the algorithm decides at 10:00 on D-1's
+     close; the allocator's loop, like its algorithm, uses bars before D; mean, Newey-West t (statsmodels OLS on a constant,
+     cov_type='HAC', lag floor(4 (n/100)^(2/9)) and at least 2 (horizon - 1)), naive t, effective observations
      N / (1 + 2 sum rho_k) with the same truncation. Statistics are computed on the seed-averaged series (seeds
      share the market, so they are not independent observations); per-seed means and their spread are given too.
-   - partial rank IC after 1-day and 5-day reversal: per date, rank(prediction) is regressed on
-     [1, rank(-r_1d), rank(-r_5d)] across the universe (past returns to the prediction's close, no look-ahead) and
-     the residual's Spearman correlation with the realised return is the partial IC. The reversal signals' own
+   - partial rank IC after 1-day and 5-day reversal: per date, rank(prediction) and rank(realised return) are each
+     regressed on [1, rank(-r_1d), rank(-r_5d)] across the universe (past returns to the prediction's close, no
+     look-ahead) and the correlation of the two residuals is the partial IC. The reversal signals' own
      ICs over the same dates and universes are the yardsticks.
    - portfolios: effective N (1 / sum w^2), one-way turnover with drift, gross and net returns under a stated
      proportional cost (``--cost-bps`` of traded value, default 10), active return against the equal-weight

@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -14,8 +15,8 @@ import statsmodels.api as sm
 from lean_local.cli import main
 from lean_local.compare import inference
 from lean_local.compare.loading import group_runs, load_inputs
-from lean_local.compare.report import compare, median_interval, write_report
-from lean_local.compare.window import common_dates, run_window_statistics
+from lean_local.compare.report import compare, median_interval, runs_table, write_report
+from lean_local.compare.window import common_dates, daily_returns, run_window_statistics
 from lean_local.data.synthetic import write_synthetic_market
 from lean_local.engine.orders import LEAN_ORDER_COLUMNS
 from lean_local.engine.runner import run_backtest
@@ -82,9 +83,41 @@ def test_newey_west_with_no_lags_is_the_ols_t_scaled_by_sqrt_n_over_n_minus_1():
 
 
 def test_median_interval_across_seeds():
-    assert median_interval([1.0]) == {"median": 1.0, "low": None, "high": None, "n": 1}
-    spread = median_interval([0.1, 0.5, 0.3, 0.9, 0.2])
-    assert spread["median"] == 0.3 and 0.1 <= spread["low"] <= 0.3 <= spread["high"] <= 0.9
+    assert median_interval([1.0]) == {"median": 1.0, "low": None, "high": None, "n": 1, "confidence": None}
+    three = median_interval([0.5, 0.1, 0.9])  # [x(1), x(3)] covers the median with 1 - 2 (1/2)^3 = 75%
+    assert (three["median"], three["low"], three["high"], three["confidence"]) == (0.5, 0.1, 0.9, 0.75)
+    eight = median_interval([8.0, 3.0, 5.0, 1.0, 7.0, 2.0, 6.0, 4.0])  # [x(2), x(7)] covers 1 - 2 * 9/256 < 95%
+    assert (eight["median"], eight["low"], eight["high"]) == (4.5, 1.0, 8.0)
+    assert eight["confidence"] == pytest.approx(1 - 2 / 256, abs=1e-15)
+    ten = median_interval([float(v) for v in range(10, 0, -1)])  # [x(2), x(9)]: 1 - 2 * 11/1024 >= 95%
+    assert (ten["low"], ten["high"]) == (2.0, 9.0)
+    assert ten["confidence"] == pytest.approx(1 - 22 / 1024, abs=1e-15)
+
+
+def test_ledoit_wolf_difference_is_the_difference_of_test_sharpes():
+    a, b = _pair(np.random.default_rng(5), 300, 0.0)
+    assert inference.ledoit_wolf_test(a, b).difference == inference.sharpe(a) - inference.sharpe(b)
+
+
+def test_flat_series_give_nan_results_with_a_reason_and_no_warning():
+    a, _ = _pair(np.random.default_rng(6), 300, 0.0)
+    flat = np.zeros_like(a)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        lw = inference.ledoit_wolf_test(a, flat)
+        boot, interval = inference.bootstrap_test(flat, a, reps=50)
+    for result in (lw, boot):
+        assert math.isnan(result.difference) and math.isnan(result.p_value) and "no variance" in result.note
+    assert all(math.isnan(x) for x in interval)
+
+
+def test_holm_adjusted_p_values_by_hand():
+    from lean_local.compare.report import holm_adjusted
+
+    adjusted = holm_adjusted({"a": 0.01, "b": 0.04, "c": 0.03, "flat": float("nan")})
+    # sorted 0.01, 0.03, 0.04 over m = 3 tests: 3 x 0.01, max(0.03, 2 x 0.03), max(0.06, 1 x 0.04)
+    assert adjusted["a"] == pytest.approx(0.03) and adjusted["c"] == pytest.approx(0.06)
+    assert adjusted["b"] == pytest.approx(0.06) and math.isnan(adjusted["flat"])
 
 
 # --------------------------------------------------------------------------------------------------
@@ -151,7 +184,55 @@ def test_runs_differing_only_by_seed_form_a_group(tmp_path):
     (summary,) = result.group_summaries
     sharpes = [result.statistics[r.label]["Sharpe Ratio"] for r in groups[0].runs]
     assert summary["Sharpe Ratio"]["median"] == pytest.approx(float(np.median(sharpes)))
-    assert min(sharpes) <= summary["Sharpe Ratio"]["low"] <= summary["Sharpe Ratio"]["high"] <= max(sharpes)
+    assert (summary["Sharpe Ratio"]["low"], summary["Sharpe Ratio"]["high"]) == (min(sharpes), max(sharpes))
+    assert summary["Sharpe Ratio"]["confidence"] == 0.75  # 1 - 2 (1/2)^3 with three seeds
+    raw = {label: t["ledoit_wolf"]["p_value"] for label, t in result.tests.items()}
+    order = sorted(raw, key=raw.get)  # Holm by hand over the three runs tested against the reference
+    steps = [min(1.0, (len(order) - i) * raw[label]) for i, label in enumerate(order)]
+    by_hand = {label: max(steps[:i + 1]) for i, label in enumerate(order)}
+    assert {label: t["lw_p_value_holm"] for label, t in result.tests.items()} == pytest.approx(by_hand)
+
+
+def test_a_name_containing_the_label_separators_keeps_its_group(tmp_path):
+    from lean_local.compare.html import _series_by_group
+
+    opt = tmp_path / "optimization"
+    for seed in (1, 2):
+        fake_run(opt / f"seed={seed}", DAYS[:60], seed)
+    fake_run(tmp_path / "other", DAYS[:60], 9, project="algorithms/other")
+    name = "mine seed=7 (median)"
+    result = compare([opt, tmp_path / "other"], names={opt: name}, bootstrap_reps=20)
+    assert [g.label for g in result.groups] == [name, "other"]
+    assert [s["group"] for s in result.group_summaries] == [name]
+    frame = pd.DataFrame({r.label: np.ones(3) for r in result.runs})
+    bands = [band_label for _, _, band, band_label in _series_by_group(result, frame) if band is not None]
+    assert bands == [f"{name}: range across seeds"]
+
+
+def test_a_flat_run_is_reported_with_a_reason(tmp_path):
+    fake_run(tmp_path / "runs" / "a", DAYS[:80], 1)
+    flat = fake_run(tmp_path / "runs" / "flat", DAYS[:80], 2, trades=False, project="algorithms/cash")
+    frame = pd.read_csv(flat / "equity.csv").assign(equity=1e6)
+    frame.to_csv(flat / "equity.csv", index=False)
+    result = compare([tmp_path / "runs"], reference=tmp_path / "runs" / "a", bootstrap_reps=30)
+    (test,) = result.tests.values()
+    assert "no variance" in test["note"] and math.isnan(test["sharpe_difference"])
+    out = write_report(result, tmp_path / "report")
+    row = pd.read_csv(out / "runs.csv").set_index("run").loc["cash"]
+    assert "no variance" in row["note"] and math.isnan(row["lw_p_value"])
+    assert "no variance" in (out / "report.html").read_text()
+
+
+def test_runs_table_computes_a_missing_test_sharpe_only_when_needed(tmp_path, monkeypatch):
+    from lean_local.compare import report
+
+    for seed in (1, 2, 3):
+        fake_run(tmp_path / "runs" / str(seed), DAYS[:40], seed, project=f"algorithms/p{seed}")
+    result = compare([tmp_path / "runs"], bootstrap_reps=20)
+    calls = []
+    monkeypatch.setattr(report, "daily_returns", lambda *a: calls.append(a) or daily_returns(*a))
+    runs_table(result)
+    assert len(calls) == 1  # the reference only: the others' test Sharpe is in their tests
 
 
 def test_a_failed_run_is_listed_and_skipped(tmp_path):
@@ -231,7 +312,8 @@ def test_labels_stay_unique_and_follow_name(tmp_path):
 def test_report_cells_are_formatted_by_statistic():
     from lean_local.compare.html import _format
 
-    assert _format("Drawdown", 0.104) == "10.40%" and _format("Drawdown 95% low", 0.1) == "10.00%"
+    assert _format("Drawdown", 0.104) == "10.40%" and _format("Drawdown low", 0.1) == "10.00%"
+    assert _format("Sharpe Ratio confidence", 0.9375) == "93.75%" and _format("Sharpe Ratio high", 1.0) == "1.000"
     assert _format("Drawdown Recovery", 92.0) == "92" and _format("Total Orders", 281.0) == "281"
     assert _format("run Total Fees", 1234.5) == "$1,234.50" and _format("lw_p_value", 0.5) == "0.5000"
     assert _format("Sharpe Ratio", float("nan")) == "" and _format("run", "<b>") == "&lt;b&gt;"

@@ -123,7 +123,53 @@ def test_daily_schedule_uses_every_realised_day_once_per_pass_then_only_new_days
     assert np.array_equal(first, daily_order(ranker, panel.dates, decision - 252, decision - 1, decision))
     ranker.finetuned_through = str(panel.dates[decision - 1])
     later = daily_order(ranker, panel.dates, decision + 21 - 252, decision + 20, decision + 21)
-    assert sorted(later) == list(range(decision, decision + 21))  # no look-ahead: e + 1 <= decision row
+    assert sorted(later) == list(range(decision, decision + 21))  # only the days labelled since the last update
+    # (the rows after a decision are shown not to matter by test_finetune_until_cannot_see_rows_after_its_decision)
+
+
+def finetuned_states(cut: bool, schedule: str, break_gate: bool = False, monkeypatch=None) -> list:
+    """Parameters and ``finetuned_through`` after ``finetune_until`` at two decisions (rows 150 and 171: the
+    first and an incremental update) of a synthetic panel; ``cut``: at each decision the panel (and the index)
+    end at the decision row, as they do live. ``break_gate``: the rows trained on may end at the decision
+    itself while their labels still look one day ahead (the look-ahead the gate exists to prevent)."""
+    from test_llm4fts import synthetic_panel
+
+    panel, index = synthetic_panel()
+    ranker = LLM4FTSRanker.from_config(RankerConfig(**{**SMALL, "finetune_schedule": schedule,
+                                                       "finetune_window_days": 40, "finetune_steps": 6}))
+    if break_gate:
+        ranker.config.label_horizon_days = 0  # the gate's last_end becomes the decision row ...
+        monkeypatch.setattr(training_module, "training_section",  # ... while labels still read the next day
+                            lambda r, p, i, row, symbols, bank=None: cross_section(r, p, i, row, symbols, 1, bank)[0])
+    states = []
+    for decision in (150, 171):
+        seen = PricePanel({k: v.iloc[:decision + 1] for k, v in panel.frames.items()}) if cut else panel
+        finetune_until(ranker, seen, index.iloc[:decision + 1] if cut else index, decision, panel.symbols)
+        states.append(({k: v.detach().clone() for k, v in ranker.network.state_dict().items()},
+                       ranker.finetuned_through, ranker.steps_taken))
+    return states
+
+
+def same_states(a: list, b: list) -> bool:
+    return all(x[1:] == y[1:] and x[0].keys() == y[0].keys() and all(torch.equal(x[0][k], y[0][k]) for k in x[0])
+               for x, y in zip(a, b))
+
+
+@pytest.mark.parametrize("schedule", ["daily", "sampled"])
+def test_finetune_until_cannot_see_rows_after_its_decision(schedule):
+    """Stage 2 on a panel that ends at the decision row and on the whole panel (same seed, rankers built
+    identically) leaves bit-identical parameters and the same ``finetuned_through``, at a first and at an
+    incremental update: rows after the decision cannot influence training."""
+    cut, full = finetuned_states(True, schedule), finetuned_states(False, schedule)
+    assert cut[-1][2] > cut[0][2] > 0  # both decisions trained
+    assert same_states(cut, full)
+
+
+def test_the_look_ahead_check_fails_when_the_gate_lets_a_label_past_the_decision(monkeypatch):
+    """The check above can fail: with the gate one row too late, the last labels read the row after the
+    decision (unknown in the cut panel), and the cut and full runs part."""
+    cut = finetuned_states(True, "daily", break_gate=True, monkeypatch=monkeypatch)
+    assert not same_states(cut, finetuned_states(False, "daily", break_gate=True, monkeypatch=monkeypatch))
 
 
 def test_prediction_days_average_standardised_predictions_of_past_days_only(dev_panel):

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import torch
 
 from lean_local.data.synthetic import write_synthetic_market
 from lean_local.engine.object_store import ObjectStore
@@ -62,10 +63,16 @@ def test_it_holds_the_top_fraction_in_equal_weights(first_run):
     assert "SPY" not in set(holdings.symbol.astype(str))
 
 
-def test_a_later_run_loads_stage1_and_resumes_the_state(first_run, market):
+@pytest.fixture(scope="module")
+def resumed_run(first_run, market):
+    """May-June, resuming the state the first run (January-April) stored."""
     root, project, _ = first_run
-    later = run_backtest(project, data_dir=market, start="2010-05-01", end="2010-06-30", progress=False,
-                         output=root / "out2")
+    return run_backtest(project, data_dir=market, start="2010-05-01", end="2010-06-30", progress=False,
+                        output=root / "out2")
+
+
+def test_a_later_run_loads_stage1_and_resumes_the_state(resumed_run):
+    later = resumed_run
     statistics = json.loads((later.output_dir / "statistics.json").read_text())
     assert statistics["runtime"]["Stage 1"].startswith("loaded")
     assert "resumed from 'llm4fts_ranker/gpt2_l2_w32_random_seed3/' after 5 monthly updates" in \
@@ -76,6 +83,33 @@ def test_a_later_run_loads_stage1_and_resumes_the_state(first_run, market):
     # Apr 30 .. May 28 (their next-day labels are realised by May 31), none already seen, none twice
     first_update = next(line for line in log.splitlines() if "fine-tuned:" in line)
     assert "over 21 steps" in first_update, first_update
+
+
+def held_sets(result, since: str) -> pd.Series:
+    holdings = pd.DataFrame(result.record.holdings, columns=["date", "symbol", "weight"])
+    holdings = holdings[pd.to_datetime(holdings.date) >= pd.Timestamp(since)]
+    return holdings.groupby("date").symbol.apply(lambda s: frozenset(map(str, s)))
+
+
+def test_a_resumed_run_decides_and_learns_exactly_like_an_uninterrupted_one(first_run, market, tmp_path):
+    """January-April in one run (the module's first run) against January-March then April resumed from the
+    stored running state: April's decision holds the same stocks and the network ends bit-identical
+    (so every prediction is identical), with the same updates and the same last label trained on. The cut
+    is at a quarter start because the skeleton selects its universe at a run's start and otherwise only in
+    January, April, July and October: a run resumed mid-quarter trades another universe, by design."""
+    _, _, straight = first_run
+    root, project, _ = first_backtest(tmp_path, "llm4fts_ranker", MAIN, TINY, market, "2010-01-01", "2010-03-31")
+    resumed_run = run_backtest(project, data_dir=market, start="2010-04-01", end="2010-04-30", progress=False,
+                               output=root / "out2")
+    assert "resumed from" in (resumed_run.output_dir / "log.txt").read_text()
+    ranker, resumed = straight.algorithm.ranker, resumed_run.algorithm.ranker
+    assert (resumed.months_learned, resumed.steps_taken, resumed.finetuned_through) == \
+        (ranker.months_learned, ranker.steps_taken, ranker.finetuned_through)
+    one, other = ranker.network.state_dict(), resumed.network.state_dict()
+    assert one.keys() == other.keys() and all(torch.equal(one[k], other[k]) for k in one)
+    after, before = held_sets(straight, "2010-04-01"), held_sets(resumed_run, "2010-04-01")
+    assert len(after) == 1 and after.equals(before)  # April's decision (holdings are recorded on fill days)
+    assert held_sets(straight, "2010-01-01").nunique() > 1  # the held set does change: the comparison can fail
 
 
 def test_pretrain_require_without_an_artifact_stops_with_the_command_to_run(market, tmp_path):
@@ -119,3 +153,14 @@ def test_the_papers_settings_run_and_rebalance_every_day(market, tmp_path):
     assert len(trading_days) >= 30  # holdings recorded every day; the top set changes within the month
     daily_sets = holdings.groupby("date").symbol.apply(frozenset)
     assert daily_sets.nunique() > 2, daily_sets.nunique()
+
+
+def test_a_ranker_that_cannot_tell_stocks_apart_does_not_trade(market, tmp_path):
+    """With lr 0 the zero-initialised score head never moves, so every stock scores 0: picking the "top" decile
+    would buy the first names in universe order. The rebalance says why and holds cash instead."""
+    project = write_project(tmp_path, "llm4fts_ranker", MAIN, {**TINY, "lr": "0", "seed": "9", "pretrain_steps": "3"})
+    result = run_backtest(project, data_dir=market, start="2010-01-01", end="2010-01-29", progress=False,
+                          output=tmp_path / "out")
+    log = (result.output_dir / "log.txt").read_text()
+    assert "every stock has the same score" in log
+    assert not result.record.holdings and not result.algorithm.portfolio.invested

@@ -109,6 +109,12 @@ def test_statistics_by_lean_cli_names():
         Constraint.parse("Drawdown =< 0.3")
     assert Constraint.parse("Drawdown <= 0.25").to_lean() == {
         "target": "TotalPerformance.PortfolioStatistics.Drawdown", "operator": "lessOrEqual", "target-value": 0.25}
+    # every digit survives the round trip through optimization.json (a resume parses the text back)
+    precise = Constraint.parse("End Equity > 1234567.89")
+    assert Constraint.parse(str(precise)).value == 1234567.89
+    # LEAN's PortfolioStatistics has DrawdownRecovery (PortfolioStatistics.cs L192); a non-number reads as missing
+    assert Statistic.parse("Drawdown Recovery").value({"algorithm": {"Drawdown Recovery": 12}}) == 12
+    assert Statistic.parse("Sharpe Ratio").value({"algorithm": {"Sharpe Ratio": "n/a"}}) is None
 
 
 def test_lean_equivalents(tmp_path):
@@ -125,6 +131,9 @@ def test_lean_equivalents(tmp_path):
                                     {"name": "seed", "value": "2"}, {"name": "model", "value": "tiny/x"}]
     # "tiny/x" is no number: lean optimize needs the config file, the cloud cannot take it
     assert "--optimizer-config" in commands[0]["lean_optimize"] and commands[0]["lean_cloud_optimize"] is None
+    fine = write_lean_equivalents(tmp_path / "f", "algorithms/p", [StepParameter.parse("lr", "0.1234567", "0.2",
+                                                                                       "0.0123456789")], target, [], 1)
+    assert "--parameter lr 0.1234567 0.2 0.0123456789" in fine[0]["lean_optimize"]  # not rounded to 6 digits
     numeric = write_lean_equivalents(tmp_path / "n", "algorithms/p", grid[:2], target, [], 30)
     assert numeric[1]["lean_optimize"] == ("lean optimize algorithms/p --strategy 'Grid Search' --target 'Sharpe Ratio' "
                                            "--target-direction max --parameter weight 0.2 1 0.2 --parameter seed 2 2 1 "
@@ -152,8 +161,27 @@ def test_best_by_construction_with_and_without_a_constraint(setup, tmp_path):
     # the same grid ranked without the constraint: nothing runs again, the largest weight wins
     again = run_optimization(_spec(project, data, log, ("0.2", "1", "0.2"), []), output=out, progress=False)
     assert again.best is not None and again.best.parameters["weight"] == "1.0" and len(_runs(log)) == 5
-    with pytest.raises(ValueError, match="another grid"):
+    with pytest.raises(ValueError, match="whose grid differ"):
         run_optimization(_spec(project, data, log, ("0.2", "0.8", "0.2"), []), output=out, progress=False)
+    # config.json's other parameters reach every combination, and the code decides each result: a resume after
+    # either changed would mix two experiments in one table
+    config = json.loads((project / "config.json").read_text())
+    config["parameters"]["fail_weight"] = "0.9"
+    (project / "config.json").write_text(json.dumps(config))
+    try:
+        with pytest.raises(ValueError, match="config_parameters differ"):
+            run_optimization(_spec(project, data, log, ("0.2", "1", "0.2"), []), output=out, progress=False)
+    finally:
+        config["parameters"]["fail_weight"] = ""
+        (project / "config.json").write_text(json.dumps(config))
+    main = project / "main.py"
+    source = main.read_text()
+    main.write_text(source + "\n# edited\n")
+    try:
+        with pytest.raises(ValueError, match="code differ"):
+            run_optimization(_spec(project, data, log, ("0.2", "1", "0.2"), []), output=out, progress=False)
+    finally:
+        main.write_text(source)
 
 
 def test_failure_reported_others_finish_and_resume_after_a_kill(setup, tmp_path, caplog):
@@ -180,6 +208,19 @@ def test_failure_reported_others_finish_and_resume_after_a_kill(setup, tmp_path,
     table = json.loads((out / "results.json").read_text())
     assert [r["status"] for r in table["rows"]] == ["completed"] * 3 and table["best"] is not None
     assert not list(out.glob("*.backtest-tmp-*"))
+
+
+def test_a_second_optimize_on_the_same_folder_is_refused_while_the_first_runs(setup, tmp_path):
+    from lean_local.optimize.runner import exclusive
+
+    project, data = setup
+    out = tmp_path / "opt"
+    out.mkdir()
+    with exclusive(out):  # the first process, mid-run
+        with pytest.raises(RuntimeError, match="another optimize process is running there"):
+            run_optimization(_spec(project, data, tmp_path / "runs.txt", ("0.2", "0.4", "0.2"), []), output=out,
+                             progress=False)
+    assert not (tmp_path / "runs.txt").exists()  # nothing ran
 
 
 def test_two_worker_processes_match_one(setup, tmp_path):

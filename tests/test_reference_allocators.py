@@ -120,6 +120,29 @@ def test_trailing_returns_end_at_the_last_bar_before_the_decision():
 
 
 # --- bad input ---
+def test_a_one_day_halt_costs_no_return_and_keeps_the_move_across_it():
+    """A missing bar between two closes used to erase two returns: the stock fell out of momentum's window
+    (min_history 1.0) for a year, and the move across the gap was lost."""
+    index = pd.DatetimeIndex(DAYS[:6]) + pd.Timedelta(hours=16)
+    closes = pd.DataFrame({"A": [10.0, 11.0, np.nan, 12.1, 12.1, np.nan]}, index=index)
+    returns = trailing_returns(closes, index[-1].to_pydatetime(), 10)
+    # the halt on day 3 costs nothing: 10%, 0, 10%, 0; the trailing missing close stays missing (no invented zero)
+    assert returns["A"].iloc[:4].to_numpy() == pytest.approx([0.1, 0.0, 0.1, 0.0])
+    assert np.isnan(returns["A"].iloc[-1])
+
+
+def test_scattered_gaps_leave_the_gappiest_stock_out_rather_than_zero_filled():
+    """Zero-filled gaps understate a stock's volatility, and inverse volatility then overweights it."""
+    returns = orthogonal_returns([0.01, 0.01, 0.01], n=100)
+    gappy = returns.copy()
+    gappy.iloc[::7, 0] = np.nan  # 15 gaps in S0: 85 returns, enough for min_history 0.8
+    gappy.iloc[3::9, 1] = np.nan  # 11 gaps in S1, at other dates: complete rows fall below 80
+    allocation = inverse_volatility(gappy, risk(lookback_days=100))
+    assert "S0" in allocation.left_out and "gaps" in allocation.left_out["S0"]
+    assert set(allocation.weights.index) == {"S1", "S2"}
+    assert allocation.weights.to_dict() == pytest.approx({"S1": 0.5, "S2": 0.5}, rel=0.02)
+
+
 def test_bad_columns_are_left_out_with_a_reason_and_one_stock_gets_everything():
     returns = orthogonal_returns([0.01, 0.02])
     returns["EMPTY"] = np.nan

@@ -222,6 +222,22 @@ def test_A8_a_run_killed_while_replacing_an_output_gets_the_earlier_results_back
     assert _run_json(tmp_path / "out")["status"] == "completed"
 
 
+def test_A9_only_this_hosts_leftovers_are_judged_by_their_pid(tmp_path):
+    """On a shared filesystem (optimize --ray-address over several nodes) another machine's staging folder has a
+    pid that means nothing here: deleting it would destroy a backtest still running there."""
+    from lean_local.engine.output_folder import HOST, BacktestOutput, recover
+
+    dead = 99_999_999
+    other_host = tmp_path / f"a.backtest-tmp-{dead}@not-{HOST}"
+    mine_dead = tmp_path / f"b.backtest-tmp-{dead}@{HOST}"
+    for folder in (other_host, mine_dead):
+        folder.mkdir()
+    recover(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [other_host.name]
+    staging = BacktestOutput.begin(None, tmp_path, "c").staging
+    assert staging.name == f"c.backtest-tmp-{os.getpid()}@{HOST}"
+
+
 # --- B. the window against the data ----------------------------------------------------------------------
 
 @pytest.mark.parametrize("start, end", [("2020-06-01", "2020-07-01"), ("2019-01-01", "2019-06-30")])

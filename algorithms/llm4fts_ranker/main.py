@@ -178,6 +178,10 @@ class LLM4FTSRankerAlgorithm(Top100MonthlyAlgorithm):
             self.cannot_decide(f"no stock has the {self.ranker_config.lookback_days}-day window the ranker "
                                "reads")
             return None
+        if len(members) > 1 and float(max(scores)) == float(min(scores)):  # e.g. a zero head nothing has trained
+            self.cannot_decide("every stock has the same score, so there is nothing to rank (the score head has "
+                               "not learned from a realised day yet)")
+            return None
         chosen = top_fraction(scores, config.top_fraction)
         return {members[i]: 1.0 / len(chosen) for i in chosen}
 

@@ -1,40 +1,17 @@
 # region imports
-from datetime import datetime
-
 from AlgorithmImports import *
 
-from models.reference import MomentumConfig, ReferenceDecider
-from skeleton.top100 import Top100MonthlyAlgorithm
+from models.reference import MomentumConfig
+from skeleton.reference import ReferenceAllocatorAlgorithm
 # endregion
 
-PARAMETERS = ("formation_days", "skip_days", "top_fraction", "min_history")
 
-
-class Momentum121Algorithm(Top100MonthlyAlgorithm):
+class Momentum121Algorithm(ReferenceAllocatorAlgorithm):
     """12-1 momentum: the top decile of the universe by total return over the twelve months before the decision
     without the last one, held in equal weights.
-
-    The estimate reads only bars that ended before the decision: the rebalance runs 30 minutes after the
-    open, when LEAN's daily history ends at the previous close (Lean Algorithm/QCAlgorithm.History.cs
-    L1038-1066 cuts a request at the algorithm clock; models/reference ``trailing_returns`` cuts it again).
     Settings and their defaults: ``models/reference/config.py``.
     """
 
-    def initialize_model(self) -> None:
-        values = {name: self.get_parameter(name) for name in PARAMETERS}
-        config = MomentumConfig.from_parameters({k: v for k, v in values.items() if v is not None})
-        self.decider = ReferenceDecider("momentum_12_1", config)
-        self.window_ends: list[tuple[datetime, Any]] = []  # (decision time, newest bar used): look-ahead audit
-        self.log(f"momentum_12_1: settings {config.to_dict()}")
-
-    def target_weights(self, symbols: List[Symbol]) -> Optional[Dict[Symbol, float]]:
-        history = self.history(symbols, self.decider.history_bars, Resolution.DAILY)
-        decision = self.decider.decide(history, symbols, self.time)
-        for line in decision.log_lines:
-            (self.error if line.startswith("WARNING") else self.log)(line)
-        if decision.window_end is not None:
-            self.window_ends.append((self.time, decision.window_end))
-        if decision.weights is None:
-            self.cannot_decide(decision.reason)
-            return None
-        return decision.weights
+    method = "momentum_12_1"
+    config_class = MomentumConfig
+    parameters = ("formation_days", "skip_days", "top_fraction", "min_history")

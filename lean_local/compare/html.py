@@ -35,24 +35,29 @@ def growth(result: Comparison) -> pd.DataFrame:
     return closes / closes.iloc[0]
 
 
-def _series_by_group(result: Comparison, frame: pd.DataFrame) -> list[tuple[str, pd.Series, pd.DataFrame | None]]:
-    """(label, line, band members or None): a seed group is drawn as its median with a min-max band."""
-    out = []
+Series = tuple[str, pd.Series, pd.DataFrame | None, str | None]
+
+
+def _series_by_group(result: Comparison, frame: pd.DataFrame) -> list[Series]:
+    """(line label, line, band members or None, band label or None): a seed group is drawn as its median with a
+    min-max band; the band's label comes from the group, not from parsing the line's display label."""
+    out: list[Series] = []
     for group in result.groups:
         members = frame[[r.label for r in group.runs]]
         if group.is_seed_group:
-            out.append((f"{group.label} (median of {len(group.runs)} seeds)", members.median(axis=1), members))
+            out.append((f"{group.label} (median of {len(group.runs)} seeds)", members.median(axis=1), members,
+                        f"{group.label}: range across seeds"))
         else:
-            out.extend((label, members[label], None) for label in members)
+            out.extend((label, members[label], None, None) for label in members)
     return out
 
 
 def _plot(ax: plt.Axes, result: Comparison, frame: pd.DataFrame) -> None:
-    for label, line, band in _series_by_group(result, frame):
+    for label, line, band, band_label in _series_by_group(result, frame):
         drawn = ax.plot(line.index, line, label=label, linewidth=1.2)
         if band is not None:
             ax.fill_between(band.index, band.min(axis=1), band.max(axis=1), color=drawn[0].get_color(), alpha=0.2,
-                            label=f"{label.split(' (median')[0]}: range across seeds")
+                            label=band_label)
 
 
 def equity_chart(result: Comparison) -> str:
@@ -106,7 +111,7 @@ COUNTS = {"Total Orders", "Drawdown Recovery"}
 def _statistic(column: str) -> str:
     """The statistic a column shows: 'run Total Fees' and 'Drawdown 95% low' are Total Fees and Drawdown."""
     name = column.removeprefix("run ")
-    for suffix in (" median", " 95% low", " 95% high"):
+    for suffix in (" median", " low", " high"):
         name = name.removesuffix(suffix)
     return name
 
@@ -115,6 +120,8 @@ def _format(column: str, value: Any) -> str:
     if value is None or (isinstance(value, float) and not np.isfinite(value)):
         return ""
     if isinstance(value, (float, np.floating)):
+        if column.endswith(" confidence"):  # an order-statistic interval's exact level, e.g. 93.75%
+            return f"{value:.2%}"
         name = _statistic(column)
         if name in PERCENT:
             return f"{value:.2%}"
@@ -148,8 +155,9 @@ def render_html(result: Comparison, payload: dict[str, Any]) -> str:
     stats_columns = ["run", "group", "own_first_date", "own_last_date", "Total Orders", *HEADLINE, "Net Profit",
                      "Annual Standard Deviation", "Sortino Ratio", "Probabilistic Sharpe Ratio", "Beta", "Alpha",
                      "Drawdown Recovery", "run Portfolio Turnover", "run Total Fees"]
-    test_columns = ["run", "test_sharpe", "sharpe_difference", "lw_p_value", "bootstrap_p_value", "bootstrap_95_low",
-                    "bootstrap_95_high", "monthly_active_mean", "monthly_active_t", "monthly_active_p_value"]
+    test_columns = ["run", "test_sharpe", "sharpe_difference", "lw_p_value", "lw_p_value_holm", "bootstrap_p_value",
+                    "bootstrap_95_low", "bootstrap_95_high", "monthly_active_mean", "monthly_active_t",
+                    "monthly_active_p_value", "note"]
     parts = [f"<html><head><meta charset='utf-8'><title>Comparison</title><style>{STYLE}</style></head><body>",
              "<h1>Runs side by side</h1>",
              f"<p>Common window: <b>{window['first']} .. {window['last']}</b>, {window['trading_days']} trading days "
@@ -157,12 +165,13 @@ def render_html(result: Comparison, payload: dict[str, Any]) -> str:
              "<h2>LEAN statistics on the common window</h2>", _table(runs, stats_columns),
              "<h2>Against the reference</h2>",
              "<p>test_sharpe: daily returns, mean / std x sqrt(252), no risk-free rate (not LEAN's Sharpe Ratio); "
-             "sharpe_difference = run - reference; p-values: Ledoit-Wolf HAC and stationary bootstrap; monthly "
-             "active return with its Newey-West t-statistic.</p>",
+             "sharpe_difference = run - reference; p-values: Ledoit-Wolf HAC (raw, and Holm-adjusted across all "
+             "runs: the best of many is not a single test) and stationary bootstrap; monthly active return with its "
+             "Newey-West t-statistic.</p>",
              _table(runs[~runs["reference"]], test_columns)]
     if result.group_summaries:
         groups = groups_table(result)
-        parts += ["<h2>Seed groups: median and bootstrap 95% interval across seeds</h2>",
+        parts += ["<h2>Seed groups: median across seeds and an order-statistic interval with its exact confidence</h2>",
                   _table(groups, list(groups.columns))]
     if result.skipped:
         parts += ["<h2>Skipped (not completed)</h2><ul>"] + [

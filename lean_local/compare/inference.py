@@ -49,6 +49,20 @@ class SharpeDifference:
     standard_error: float
     p_value: float
     method: str
+    note: str | None = None  # why the result is NaN (a flat series), else None
+
+
+def flat_reason(a: np.ndarray, b: np.ndarray) -> str | None:
+    """Why no Sharpe difference exists, or None: a series with zero variance (a run all in cash over the window)
+    has no Sharpe ratio, so the test statistic is 0/0 and every bootstrap draw is NaN."""
+    for which, series in (("the run", a), ("the reference", b)):
+        if len(series) and np.all(series == series[0]):
+            return f"{which}'s daily returns have no variance over the window (flat equity): no Sharpe ratio"
+    return None
+
+
+def _nan_result(method: str, note: str) -> SharpeDifference:
+    return SharpeDifference(math.nan, math.nan, math.nan, method, note)
 
 
 def _gradient(a: float, b: float, c: float, d: float) -> np.ndarray:
@@ -69,7 +83,12 @@ def ledoit_wolf_test(a: np.ndarray, b: np.ndarray, lags: int | None = None,
     with its small-sample factor T/(T-4). The paper prefers the prewhitened quadratic-spectral kernel of Andrews &
     Monahan (1992); here it is the Bartlett kernel (Newey & West 1987) with ``lags`` (default
     :func:`newey_west_lags`), a documented departure. The difference and its standard error are annualised by
-    sqrt(periods); the p-value does not depend on that.
+    sqrt(periods).
+
+    The reported difference (and the z = difference / standard error behind the p-value) is
+    ``sharpe(a) - sharpe(b)`` with the ddof=1 :func:`sharpe` the report prints, so the numbers agree with each
+    other; the standard error stays the paper's moment formula (ddof=0 moments), which differs by a factor
+    sqrt(T/(T-1)) -> 1. A flat series gives NaN with the reason in ``note`` (:func:`flat_reason`).
     """
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     if a.shape != b.shape or a.ndim != 1 or len(a) < 6:
@@ -77,16 +96,20 @@ def ledoit_wolf_test(a: np.ndarray, b: np.ndarray, lags: int | None = None,
     n = len(a)
     v = np.array([a.mean(), b.mean(), np.mean(a * a), np.mean(b * b)])
     scale = math.sqrt(periods)
-    if np.array_equal(a, b):  # the same series: Delta_hat = 0 exactly, Psi-form is 0/0
-        return SharpeDifference(0.0, 0.0, 1.0, "Ledoit-Wolf HAC")
-    delta = (v[0] / math.sqrt(v[2] - v[0] ** 2) - v[1] / math.sqrt(v[3] - v[1] ** 2))
-    y = np.column_stack([a - v[0], b - v[1], a * a - v[2], b * b - v[3]])
     lags = newey_west_lags(n) if lags is None else lags
+    method = f"Ledoit-Wolf HAC (Bartlett, {lags} lags)"
+    reason = flat_reason(a, b)
+    if reason:
+        return _nan_result(method, reason)
+    if np.array_equal(a, b):  # the same series: Delta_hat = 0 exactly, Psi-form is 0/0
+        return SharpeDifference(0.0, 0.0, 1.0, method)
+    delta = (sharpe(a, periods) - sharpe(b, periods)) / scale  # per period, ddof=1 (see the docstring)
+    y = np.column_stack([a - v[0], b - v[1], a * a - v[2], b * b - v[3]])
     psi = S_hac_simple(y, nlags=lags, weights_func=weights_bartlett) / (n - 4)  # T/(T-4) x (1/T) sum
     grad = _gradient(*v)
     error = math.sqrt(max(float(grad @ psi @ grad), 0.0) / n)
     p = 1.0 if delta == 0 else (0.0 if error == 0 else float(2 * stats.norm.sf(abs(delta) / error)))
-    return SharpeDifference(delta * scale, error * scale, p, f"Ledoit-Wolf HAC (Bartlett, {lags} lags)")
+    return SharpeDifference(delta * scale, error * scale, p, method)
 
 
 def block_length(a: np.ndarray, b: np.ndarray) -> float:
@@ -105,6 +128,9 @@ def bootstrap_test(a: np.ndarray, b: np.ndarray, reps: int = 1000, seed: int = 0
     distribution stands in for the null one (not studentised, unlike Ledoit & Wolf's Section 3.2).
     """
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    reason = flat_reason(a, b)
+    if reason:
+        return _nan_result("stationary bootstrap", reason), (math.nan, math.nan)
     delta = sharpe(a, periods) - sharpe(b, periods)
     if np.array_equal(a, b):
         return SharpeDifference(0.0, 0.0, 1.0, "stationary bootstrap"), (0.0, 0.0)
@@ -113,9 +139,11 @@ def bootstrap_test(a: np.ndarray, b: np.ndarray, reps: int = 1000, seed: int = 0
     boot = StationaryBootstrap(size, a, b, seed=np.random.default_rng(seed))  # type: ignore[arg-type]
     draws = boot.apply(lambda x, y: np.array([sharpe(x, periods) - sharpe(y, periods)]), reps).ravel()
     draws = draws[np.isfinite(draws)]
+    method = f"stationary bootstrap ({reps} resamples, mean block {size:.1f} days)"
+    if len(draws) < 2:  # every resample drew flat blocks only: no distribution to read
+        return _nan_result(method, f"only {len(draws)} of {reps} resamples had a Sharpe ratio"), (math.nan, math.nan)
     p = float((1 + np.sum(np.abs(draws - delta) >= abs(delta))) / (1 + len(draws)))
     low, high = np.percentile(draws, [2.5, 97.5])
-    method = f"stationary bootstrap ({reps} resamples, mean block {size:.1f} days)"
     return SharpeDifference(delta, float(np.std(draws, ddof=1)), p, method), (float(low), float(high))
 
 

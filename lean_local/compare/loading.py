@@ -36,6 +36,7 @@ class Run:
     source: Path  # the input argument it was found under
     info: dict[str, Any]
     label: str = ""
+    group_label: str = ""  # the label without the seed: its seed group's name, kept as data (never parsed back)
     equity: pd.DataFrame | None = None  # index: trading dates; columns equity, benchmark
     orders: pd.DataFrame | None = None  # orders.csv as written
     statistics: dict[str, Any] = field(default_factory=dict)
@@ -174,11 +175,12 @@ def _varying(runs: list[Run]) -> set[str]:
     return {k for k in keys if len({r.parameters.get(k) for r in runs}) > 1}
 
 
-def _describe(run: Run, varying: set[str]) -> str:
+def _describe(run: Run, varying: set[str], project: bool = True) -> str:
+    """``project k=v ... seed=s`` over the varying parameters (the seed last, only when it varies)."""
     parts = [f"{k}={run.parameters.get(k, '')}" for k in sorted(varying) if k != SEED]
     if SEED in varying and run.seed is not None:
         parts.append(f"seed={run.seed}")
-    return " ".join([run.project, *parts])
+    return " ".join([run.project, *parts] if project else parts)
 
 
 def _label(runs: list[Run], names: dict[Path, str]) -> None:
@@ -191,9 +193,12 @@ def _label(runs: list[Run], names: dict[Path, str]) -> None:
         varying = _varying(same)
         for run in same:
             given = names.get(run.path.resolve()) or names.get(run.source.resolve())
-            if given and run.path.resolve() != run.source.resolve():
-                given = f"{given} {_describe(run, varying).removeprefix(run.project).strip()}".strip()
-            run.label = given or _describe(run, varying)
+            if given and run.path.resolve() == run.source.resolve():
+                run.label = run.group_label = given
+                continue
+            prefix = [given] if given else [run.project]
+            run.label = " ".join([*prefix, _describe(run, varying, project=False)]).strip()
+            run.group_label = " ".join([*prefix, _describe(run, varying - {SEED}, project=False)]).strip()
     counts: dict[str, int] = {}
     for run in runs:
         counts[run.label] = counts.get(run.label, 0) + 1
@@ -216,7 +221,7 @@ def group_runs(runs: list[Run]) -> list[Group]:
         groups.setdefault(run.group_key, []).append(run)
     out = []
     for members in groups.values():
-        label = members[0].label.split(" seed=")[0] if len(members) > 1 else members[0].label
+        label = members[0].group_label if len(members) > 1 else members[0].label
         out.append(Group(label=label, runs=members))
     return out
 

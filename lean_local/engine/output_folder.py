@@ -5,14 +5,14 @@ is (lean-cli 1.0.230 ``lean/commands/backtest.py`` L325-326, L376-377), so two r
 share one folder and the later one overwrites the earlier; LEAN writes its result files as it goes. Here:
 
 1. At the start (before the algorithm runs) ``--output`` is checked and a staging folder
-   ``<final>.backtest-tmp-<pid>`` is created beside the final name (an unwritable place fails now, not after
+   ``<final>.backtest-tmp-<pid>@<host>`` is created beside the final name (an unwritable place fails now, not after
    the run). Staging folders of processes that no longer exist (a killed run) are deleted first.
 2. Every file is written into the staging folder, ``run.json`` last: it is the completion marker.
 3. Publishing renames the staging folder to its final name, under an exclusive lock on the parent folder:
    - default name: the run's start stamp, or ``<stamp>_2``, ``<stamp>_3``, ... when it is taken;
    - ``--output`` that does not exist or is empty: that name;
    - ``--output`` holding an earlier backtest's results (its ``run.json``): replaced whole when this run
-     succeeded (old moved aside to ``<final>.backtest-old-<pid>``, new renamed in, old deleted). A failed run
+     succeeded (old moved aside to ``<final>.backtest-old-<pid>@<host>``, new renamed in, old deleted). A failed run
      never replaces earlier results: it is published as ``<final>_failed`` (``_failed_2``, ...).
 
 A run that crashes publishes ``log.txt`` and ``run.json`` (``"status": "failed"``, the error and its traceback)
@@ -26,6 +26,7 @@ import fcntl
 import logging
 import os
 import re
+import socket
 import shutil
 from contextlib import contextmanager
 from pathlib import Path
@@ -36,7 +37,14 @@ log = logging.getLogger(__name__)
 MARKER = "run.json"
 STAGING = ".backtest-tmp-"
 OLD = ".backtest-old-"
-_LEFTOVER = re.compile(rf"^(?P<final>.+)(?P<kind>{re.escape(STAGING)}|{re.escape(OLD)})(?P<pid>\d+)$")
+_LEFTOVER = re.compile(rf"^(?P<final>.+)(?P<kind>{re.escape(STAGING)}|{re.escape(OLD)})(?P<pid>\d+)(@(?P<host>[A-Za-z0-9.-]+))?$")
+# The host is part of a leftover's name: on a shared filesystem (optimize --ray-address over several nodes) a
+# pid says nothing about another machine's processes, so only this host's leftovers are judged and removed.
+HOST = re.sub(r"[^A-Za-z0-9.-]", "-", socket.gethostname()) or "localhost"
+
+
+def _owner() -> str:
+    return f"{os.getpid()}@{HOST}"
 
 
 def is_complete(folder: Path) -> bool:
@@ -80,7 +88,9 @@ def recover(parent: Path) -> None:
         return
     for entry in sorted(parent.iterdir()):
         match = _LEFTOVER.match(entry.name)
-        if not match or not entry.is_dir() or entry.is_symlink() or _alive(int(match["pid"])):
+        if not match or not entry.is_dir() or entry.is_symlink():
+            continue
+        if (match["host"] or HOST) != HOST or _alive(int(match["pid"])):  # another machine's, or still running
             continue
         final = parent / match["final"]
         if match["kind"] == OLD and not final.exists() and is_complete(entry):
@@ -109,7 +119,7 @@ class BacktestOutput:
         self.parent = parent
         self.name = name
         self.explicit = explicit
-        self.staging = parent / f"{name}{STAGING}{os.getpid()}"
+        self.staging = parent / f"{name}{STAGING}{_owner()}"
 
     @classmethod
     def begin(cls, output: str | Path | None, backtests: Path, stamp: str) -> "BacktestOutput":
@@ -162,7 +172,7 @@ class BacktestOutput:
         raise FileExistsError(f"{self.parent}: no free name for {base}")
 
     def _replace(self, final: Path) -> Path:
-        old = self.parent / f"{self.name}{OLD}{os.getpid()}"
+        old = self.parent / f"{self.name}{OLD}{_owner()}"
         os.rename(final, old)
         os.rename(self.staging, final)
         _remove(old)

@@ -22,7 +22,8 @@ value fixes a parameter, which LEAN expresses as a static parameter), --workers/
 Writes PROJECT/optimizations/<timestamp>/: one backtest folder per combination, results.csv/results.json (every
 combination, failures with their error, the best), optimizer-config.json and lean-commands.sh (the same grid for
 `lean optimize` and `lean cloud optimize`). A killed optimization is resumed with --resume FOLDER: finished
-combinations are kept, the rest run."""
+combinations are kept, the rest run. Exit status: 0 when every combination succeeded, 1 when some failed (the
+others still ran; lean-cli exits non-zero only when the optimizer itself fails), 2 for bad input."""
 
 
 def add_optimize_parser(sub: Any) -> None:
@@ -36,7 +37,8 @@ def add_optimize_parser(sub: Any) -> None:
                      help="EXTENSION (not in LEAN): the listed values as strings, e.g. --parameter-values seed 1,2,3 "
                           "runs every combination once per seed (one table row each); one value fixes NAME for the "
                           "whole grid (LEAN's static parameter)")
-    opt.add_argument("--strategy", default="Grid Search", choices=["Grid Search"],
+    opt.add_argument("--strategy", default="Grid Search", type=lambda text: " ".join(text.split()).title(),
+                     choices=["Grid Search"],
                      help="lean optimize's option; only Grid Search is implemented (Euler Search is not)")
     opt.add_argument("--target", help="statistic to optimize, e.g. \"Sharpe Ratio\", \"Drawdown\", "
                      "\"Compounding Annual Return\", \"Total Net Profit\", \"Statistics.Net Profit\"")

@@ -59,8 +59,16 @@ def limit_threads(threads: int) -> None:
         torch.set_num_threads(threads)
 
 
+def usable_cores() -> int:
+    """Cores this process may run on (CPU affinity, e.g. a container's cpuset), not the host's count."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 def threads_per_worker(workers: int) -> int:
-    return max(1, (os.cpu_count() or 1) // max(1, workers))
+    return max(1, usable_cores() // max(1, workers))
 
 
 def run_task(task: Task) -> Outcome:
@@ -114,7 +122,9 @@ def run_processes(tasks: list[Task], workers: int, on_outcome: Callable[[Outcome
                 except BrokenProcessPool:
                     on_outcome(Outcome(task.index, "failed", task.output, "a worker process died (killed or out of "
                                        "memory); rerun with --resume to run what is left"))
-    except BaseException:  # Ctrl-C: queued combinations are dropped, running ones end with the terminal's SIGINT
+    except BaseException:  # Ctrl-C or a kill of this process: drop the queue and stop the running backtests now
+        for process in list(getattr(pool, "_processes", {}).values()):  # (a SIGINT sent to this process alone
+            process.terminate()                                           # would leave them running to the end)
         pool.shutdown(wait=False, cancel_futures=True)
         raise
     pool.shutdown(wait=True)

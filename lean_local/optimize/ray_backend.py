@@ -35,6 +35,7 @@ def run_ray(tasks: list[Task], address: str, workers: int, on_outcome: Callable[
     if address == "local":
         init |= {"num_cpus": max(workers, cpus_per_task), "include_dashboard": False}
     ray.init(**init)
+    refs: dict[Any, Task] = {}
     try:
         remote = ray.remote(num_cpus=cpus_per_task, max_retries=0)(_remote_body)
         refs = {remote.remote(task, cpus_per_task): task for task in tasks}
@@ -49,7 +50,7 @@ def run_ray(tasks: list[Task], address: str, workers: int, on_outcome: Callable[
                     on_outcome(Outcome(task.index, "failed", task.output, "Ray lost the task: "
                                        + " ".join(str(exc).split())[:300]))
     except BaseException:
-        for ref in list(locals().get("refs", {})):
+        for ref in list(refs):
             ray.cancel(ref, force=True)
         raise
     finally:

@@ -131,7 +131,9 @@ def optimizer_config(parameters: list[Parameter], fixed: dict[str, str], target:
 
 
 def _number(value: object) -> str:
-    return format(float(value), "g") if float(value) != int(float(value)) else str(int(float(value)))  # type: ignore[arg-type]
+    """A value for a lean-cli command line with every digit (``repr``; whole numbers without ``.0``)."""
+    number = float(value)  # type: ignore[arg-type]
+    return str(int(number)) if number.is_integer() else repr(number)
 
 
 def command_parameters(parameters: list[Parameter], fixed: dict[str, str]) -> list[str] | None:

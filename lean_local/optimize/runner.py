@@ -17,15 +17,18 @@ recomputed from the stored statistics); the grid, project, data and dates may no
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import hashlib
 import json
+import os
 import logging
 import re
 import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
@@ -40,6 +43,7 @@ from .targets import Constraint, Target
 
 log = logging.getLogger(__name__)
 SPEC = "optimization.json"
+LOCK = ".optimize.lock"
 PUBLISH_EVERY_S = 2.0
 
 
@@ -57,10 +61,12 @@ class OptimizationSpec:
     fill_timing: str = "close"
 
     def runs(self) -> dict[str, Any]:
-        """The part that decides what each backtest is: a resume must match it."""
+        """The part that decides what each backtest is: a resume must match it, including config.json's other
+        parameters (they reach every combination) and the code (the project's and its libraries' .py files)."""
         return {"project": str(self.project.resolve()), "grid": to_spec(self.parameters),
                 "data": str(Path(self.data).resolve()) if self.data else None, "start": self.start, "end": self.end,
-                "fill_timing": self.fill_timing}
+                "fill_timing": self.fill_timing, "config_parameters": load_project(self.project).parameters,
+                "code": code_digest(self.project)}
 
     def to_json(self) -> dict[str, Any]:
         return self.runs() | {"target": self.target.statistic.given, "target_direction": self.target.direction,
@@ -71,6 +77,38 @@ class OptimizationSpec:
         return cls(Path(doc["project"]), from_spec(doc["grid"]), Target.parse(doc["target"], doc["target_direction"]),
                    [Constraint.parse(c) for c in doc["constraints"]], doc.get("data"), doc.get("start"),
                    doc.get("end"), doc.get("fill_timing", "close"))
+
+
+def code_digest(project: Path) -> str:
+    """SHA-256 of the project's .py files and of every library it lists (config.json ``libraries``)."""
+    loaded = load_project(project)
+    roots = [loaded.path] + list(loaded.library_paths)
+    digest = hashlib.sha256()
+    for root in roots:
+        for path in sorted(Path(root).rglob("*.py")):
+            if "optimizations" in path.parts or "backtests" in path.parts:
+                continue
+            digest.update(str(path.relative_to(loaded.cli_root)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+@contextmanager
+def exclusive(folder: Path) -> Iterator[None]:
+    """One optimize process per folder: a second one (say, a --resume while the first still runs) is refused
+    instead of running the same combinations twice and racing on the table. The kernel drops the lock when
+    the holder dies, so a killed run never blocks the resume."""
+    if folder.exists() and not folder.is_dir():
+        raise FileExistsError(f"--output {folder} is a file: give a folder")
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RuntimeError(f"{folder}: another optimize process is running there; wait for it or stop it") from None
+        yield
+    finally:
+        os.close(fd)
 
 
 def load_spec(folder: Path) -> OptimizationSpec:
@@ -97,20 +135,18 @@ def _new_folder(project: Path) -> Path:
     raise FileExistsError(f"{parent}: no free name for {stamp}")
 
 
-def prepare_folder(spec: OptimizationSpec, output: Path | None) -> Path:
-    """The optimization folder: new, or an earlier one of the same grid (resumed); anything else is refused."""
-    folder = Path(output) if output is not None else _new_folder(spec.project)
-    if folder.exists() and not folder.is_dir():
-        raise FileExistsError(f"--output {folder} is a file: give a folder")
+def prepare_folder(spec: OptimizationSpec, folder: Path) -> Path:
+    """The optimization folder (call holding :func:`exclusive`): new, or an earlier one of the same grid
+    (resumed); anything else is refused."""
     if (folder / SPEC).is_file():
         earlier = json.loads((folder / SPEC).read_text())
         if {k: earlier.get(k) for k in spec.runs()} != spec.runs():
-            raise ValueError(f"--output {folder} holds an optimization of another grid, project, data or dates: "
-                             "give a new folder (or --resume it with its own grid)")
+            changed = sorted(k for k in spec.runs() if earlier.get(k) != spec.runs()[k])
+            raise ValueError(f"{folder} holds an optimization whose {', '.join(changed)} differ from this one (the "
+                             "code and config.json's parameters count too): give a new folder")
         log.info("resuming the optimization in %s", folder)
-    elif folder.is_dir() and any(folder.iterdir()):
+    elif any(p.name != LOCK for p in folder.iterdir()):
         raise FileExistsError(f"--output {folder} is not empty and holds no {SPEC}: choose a new or empty folder")
-    folder.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(folder / SPEC, json.dumps(spec.to_json(), indent=1).encode())
     return folder
 
@@ -192,13 +228,21 @@ def run_optimization(spec: OptimizationSpec, output: str | Path | None = None, w
         raise ValueError(f"--workers {workers}: give 1 or more")
     project = load_project(spec.project)
     size = grid_size(spec.parameters)
-    folder = prepare_folder(spec, Path(output) if output is not None else None)
+    folder = Path(output) if output is not None else _new_folder(spec.project)
+    with exclusive(folder):
+        prepare_folder(spec, folder)
+        return _run_in(spec, project, folder, size, workers, ray_address, progress)
+
+
+def _run_in(spec: OptimizationSpec, project: Any, folder: Path, size: int, workers: int, ray_address: str | None,
+            progress: bool) -> Optimization:
     relative = str(project.path.resolve().relative_to(project.cli_root.resolve()))
     commands = write_lean_equivalents(folder, relative, spec.parameters, spec.target, spec.constraints, workers)
     rows = build_rows(spec, folder)
     todo = [r for r in rows if r.status == "pending"]
     log.info("%s: %d combinations, %d finished earlier, %d to run", folder, size, size - len(todo), len(todo))
-    tasks = [Task(r.index, str(project.path), spec.data, spec.start, spec.end, project.parameters | r.parameters,
+    data = str(Path(spec.data).resolve()) if spec.data else None  # Ray nodes resolve nothing against our cwd
+    tasks = [Task(r.index, str(project.path.resolve()), data, spec.start, spec.end, project.parameters | r.parameters,
                   str((folder / r.folder).resolve()), spec.fill_timing) for r in todo]  # Config.cs:57-71 merges
     extra = {"optimization": spec.to_json(), "lean_equivalents": commands}
     with logging_redirect_tqdm(), tqdm(total=size, initial=size - len(todo), disable=not progress, unit="backtest",

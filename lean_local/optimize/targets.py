@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 PORTFOLIO = "TotalPerformance.PortfolioStatistics."
-# PortfolioStatistics property -> the name statistics.json's "algorithm" section uses (PortfolioStatistics.cs:36-186)
+# PortfolioStatistics property -> the name statistics.json's "algorithm" section uses (PortfolioStatistics.cs:36-192)
 PORTFOLIO_STATISTICS = {
     "AverageWinRate": "Average Win", "AverageLossRate": "Average Loss", "ProfitLossRatio": "Profit-Loss Ratio",
     "WinRate": "Win Rate", "LossRate": "Loss Rate", "Expectancy": "Expectancy", "StartEquity": "Start Equity",
@@ -47,7 +47,7 @@ PORTFOLIO_STATISTICS = {
     "ProbabilisticSharpeRatio": "Probabilistic Sharpe Ratio", "SortinoRatio": "Sortino Ratio", "Alpha": "Alpha",
     "Beta": "Beta", "AnnualStandardDeviation": "Annual Standard Deviation", "AnnualVariance": "Annual Variance",
     "InformationRatio": "Information Ratio", "TrackingError": "Tracking Error", "TreynorRatio": "Treynor Ratio",
-    "PortfolioTurnover": "Portfolio Turnover",
+    "PortfolioTurnover": "Portfolio Turnover", "DrawdownRecovery": "Drawdown Recovery",
 }
 NOT_COMPUTED = {"ValueAtRisk99", "ValueAtRisk95"}
 CLOUD_TARGETS = {PORTFOLIO + p for p in ("SharpeRatio", "CompoundingAnnualReturn", "ProbabilisticSharpeRatio",
@@ -104,7 +104,10 @@ class Statistic:
             return None
         if self.section == "lean":
             return normalized_decimal(str(raw))
-        number = float(raw)
+        try:
+            number = float(raw)
+        except (TypeError, ValueError):
+            return None
         return number if math.isfinite(number) else None
 
     @property
@@ -166,7 +169,7 @@ class Constraint:
         return value is not None and OPERATORS[self.operator][1](value, self.value)  # Constraint.cs:61-77
 
     def __str__(self) -> str:
-        return f"{self.statistic.given} {self.operator} {self.value:g}"
+        return f"{self.statistic.given} {self.operator} {self.value!r}"  # every digit: it is parsed back on resume
 
     def to_lean(self) -> dict[str, object]:
         """lean-cli's optimizer-config.json entry (``OptimizationConstraint.model_dump(by_alias=True)``)."""

@@ -29,10 +29,14 @@ def window(frame: pd.DataFrame, bounds: tuple[str, str]) -> pd.DataFrame:
 
 
 def criterion_value(spec: ModelSpec, result: dict[str, Any], bounds: tuple[str, str]) -> float:
-    """allocator: mean monthly net active return vs the equal-weight universe; ranker: mean daily rank IC."""
+    """allocator: mean monthly net active return vs the equal-weight universe; ranker: mean daily rank IC.
+
+    The window's last scored date is left out: its label runs past the window's end (the last decision's
+    holding period into the next month, the last day's return to the next trading day), and selection may not
+    see a single return of the report window. Every earlier date's label ends inside the window."""
     if spec.criterion == "daily_ic":
-        return float(window(from_columns(result["daily"]), bounds)["ic"].mean())
-    portfolio = window(from_columns(result["portfolio"]), bounds)
+        return float(window(from_columns(result["daily"]), bounds)["ic"].iloc[:-1].mean())
+    portfolio = window(from_columns(result["portfolio"]), bounds).iloc[:-1]
     return float((portfolio["net"] - portfolio["baseline_net"]).mean())
 
 

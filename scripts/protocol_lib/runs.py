@@ -2,7 +2,8 @@
 selection units -> frozen choice -> report and ablation units -> the model's report.
 
 A unit's file is ``units/<model>/<phase>-<setting>-s<seed>-<hash>.json``, published atomically; the hash covers
-the unit's config, windows and cost, so a rerun skips exactly the finished units of the same protocol.
+the unit's config, windows, cost and the code it ran (:func:`code_digest`), so a rerun skips exactly the finished
+units of the same protocol and code.
 """
 from __future__ import annotations
 
@@ -57,11 +58,31 @@ def build_config(spec: ModelSpec, unit: Unit) -> Any:
     return config_class(spec.model)(**{**spec.base, **unit.overrides, "seed": unit.seed})
 
 
+ROOT = Path(__file__).resolve().parents[2]
+_CODE: dict[str, str] = {}
+
+
+def code_digest(model: str) -> str:
+    """SHA-256 of the code a unit's numbers depend on (the model's package, the features, the shared model
+    modules and this harness), so a rerun after a code change recomputes units instead of reusing stale ones."""
+    if model not in _CODE:
+        package = "allocator" if model == "allocator" else "llm4fts"
+        files = sorted((ROOT / "Library" / "models" / package).rglob("*.py"))
+        files += sorted((ROOT / "Library" / "models" / "features").rglob("*.py"))
+        files += sorted((ROOT / "Library" / "models").glob("*.py"))
+        files += [ROOT / "scripts" / "protocol_lib" / name for name in ("runs.py", "scoring.py")]
+        digest = hashlib.sha256()
+        for path in files:
+            digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes())
+        _CODE[model] = digest.hexdigest()
+    return _CODE[model]
+
+
 def unit_path(out: Path, spec: ModelSpec, unit: Unit, cost: float) -> Path:
     config = build_config(spec, unit).to_dict()
     key = json.dumps({"config": config, "run_from": spec.run_from, "end": unit.end, "pretrain": spec.pretrain,
-                      "sipr": spec.sipr,
-                      "size": spec.universe_size, "top": spec.top_fraction, "cost": cost}, sort_keys=True, default=str)
+                      "sipr": spec.sipr, "size": spec.universe_size, "top": spec.top_fraction, "cost": cost,
+                      "code": code_digest(spec.model)}, sort_keys=True, default=str)
     digest = hashlib.sha256(key.encode()).hexdigest()[:10]
     return out / "units" / spec.model / f"{unit.phase}-{unit.setting}-s{unit.seed}-{digest}.json"
 

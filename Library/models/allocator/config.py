@@ -43,9 +43,10 @@ class AllocatorConfig:
     ``demean_returns``: the loss sees returns minus the present stocks' mean. Default off: the weights sum
     to 1, so ``-w'(r - c)`` = ``-w'r + c`` and the gradient is exactly the same; only the reported loss
     changes (``tests/test_allocator_learns.py`` pins that the weights are identical).
-    ``turnover_penalty``: lambda in ``loss += lambda * ||w - w_prev||_1`` (w_prev: the weights held before
-    the decision, aligned by symbol). Default 0 (the paper has none; 0.01 kept the weights near 1/N and
-    halved the direction at IC 0.05).
+    ``turnover_penalty``: lambda in ``loss += lambda * ||w - w_prev||_1`` (w_prev: the previous decision's
+    TARGET weights as the learner output them, aligned by symbol, 0 for a stock not targeted then; not the
+    holdings as they drifted with prices over the month), so it is a penalty on target changes. Default 0
+    (the paper has none; 0.01 kept the weights near 1/N and halved the direction at IC 0.05).
     ``standardise_features``: cross-sectional z-score of every feature per time step over the present
     stocks before the projection. Default off (no clear gain on the harness; it changes what a saved
     adapter means, so it is part of ``identity``).

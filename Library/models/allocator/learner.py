@@ -42,7 +42,7 @@ class Decision:
     step_mask: torch.Tensor
     present: torch.Tensor
     weights: np.ndarray
-    previous: np.ndarray  # the weights held before this decision, aligned to ``keys``
+    previous: np.ndarray  # the previous decision's target weights (not drifted holdings), aligned to ``keys``
 
     @property
     def empty(self) -> bool:

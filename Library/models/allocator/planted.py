@@ -19,12 +19,16 @@ recursive indicators then differ slightly from a per-month recomputation, which 
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import logging
 import math
+import os
+import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Hashable, Sequence
+from typing import Any, Hashable, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -115,10 +119,17 @@ def _lean_history(prices: pd.DataFrame) -> pd.DataFrame:
 
 
 def planted_months(panel: RealPanel, ic: float, seed: int, feature: int = SIGNAL_FEATURE,
-                   noise_sd: float = NOISE_SD, signal: str = "last") -> list[PlantedMonth]:
+                   noise_sd: float = NOISE_SD, signal: str = "last", shuffle: bool = False) -> list[PlantedMonth]:
     """Planted returns for every month of ``panel`` (seeded: market, noise). ``signal``: ``last`` (the
-    feature's value at the window's last step) or ``mean`` (its mean over the valid steps of the window)."""
+    feature's value at the window's last step) or ``mean`` (its mean over the valid steps of the window).
+
+    ``shuffle`` (default False): each month, ``z`` is permuted across the visible stocks before the returns
+    are planted, so the returns keep the same distribution but nothing the model sees says which stock gets
+    which ``z``; the placebo a learning criterion must fail. The permutation has its own seeded generator,
+    so market and noise draws are the same as without ``shuffle``. ``PlantedMonth.z`` is the ``z`` the
+    returns were planted with (the permuted one)."""
     rng = np.random.default_rng(seed)
+    permuter = np.random.default_rng([seed, 1])
     b = signal_coefficient(ic, noise_sd)
     months = []
     for decision, x, mask in zip(panel.decisions, panel.features, panel.masks):
@@ -130,6 +141,8 @@ def planted_months(panel: RealPanel, ic: float, seed: int, feature: int = SIGNAL
         z = np.zeros(len(raw))
         if visible.sum() > 1 and raw[visible].std() > 0:
             z[visible] = (raw[visible] - raw[visible].mean()) / raw[visible].std()
+        if shuffle:
+            z[visible] = permuter.permutation(z[visible])
         r = rng.normal(0.01, 0.04) + b * z + rng.normal(0.0, noise_sd, len(z))
         returns: dict[Hashable, float] = dict(zip(panel.symbols, r.tolist()))
         months.append(PlantedMonth(decision, panel.symbols, x, mask, z, returns))
@@ -231,18 +244,47 @@ def main(argv: Sequence[str] | None = None) -> None:
     grid = [GRID[int(i)] for i in args.only.split(",")] if args.only else GRID
     rows = measure(panel, [float(x) for x in args.ics.split(",")], [int(s) for s in args.seeds.split(",")], grid,
                    args.signal)
-    if args.only and args.out.exists():  # a chunk of the grid: keep the other settings' rows
-        done = {(json.dumps(r["setting"], sort_keys=True), r["ic"], r["seed"]) for r in rows}
-        rows = [r for r in json.loads(args.out.read_text())["rows"]
-                if (json.dumps(r["setting"], sort_keys=True), r["ic"], r["seed"]) not in done] + rows
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"period": [args.start, args.end], "stocks": len(panel.symbols),
-                               "months": len(panel.decisions), "noise_sd": NOISE_SD,
-                               "signal_feature": selected_features()[SIGNAL_FEATURE], "signal": args.signal,
-                               "defaults": tiny_config().to_dict(), "rows": rows}, indent=1, default=str))
-    tmp.replace(args.out)  # published atomically
+    header = {"period": [args.start, args.end], "stocks": len(panel.symbols), "months": len(panel.decisions),
+              "noise_sd": NOISE_SD, "signal_feature": selected_features()[SIGNAL_FEATURE], "signal": args.signal,
+              "defaults": tiny_config().to_dict()}
+    rows = publish(args.out, header, rows, merge=bool(args.only))
     log.info("wrote %s\n%s", args.out, table(rows))
+
+
+def _key(row: dict[str, Any]) -> tuple[str, float, int]:
+    return json.dumps(row["setting"], sort_keys=True), row["ic"], row["seed"]
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """An exclusive ``flock`` on ``path``'s folder (the kernel drops it if the process dies; no lock file is
+    left behind), so that two chunks of the grid (``--only``) writing the same file do not lose each other's
+    rows."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def publish(out: Path, header: dict[str, Any], rows: list[dict[str, Any]], merge: bool) -> list[dict[str, Any]]:
+    """Write ``header`` and ``rows`` to ``out`` atomically (readers never see a partial file); with ``merge``,
+    the rows already in ``out`` of other (setting, ic, seed) are kept. The read-merge-write runs under a lock.
+    Returns the rows written."""
+    with _locked(out):
+        if merge and out.exists():  # a chunk of the grid: keep the other settings' rows
+            done = {_key(r) for r in rows}
+            rows = [r for r in json.loads(out.read_text())["rows"] if _key(r) not in done] + rows
+        # models imports nothing from lean_local (LEAN runs this package): a unique temporary name beside the
+        # file, then one rename, which readers see whole or not at all
+        with tempfile.NamedTemporaryFile("wb", dir=out.parent, prefix=f".{out.name}.", delete=False) as handle:
+            handle.write(json.dumps(header | {"rows": rows}, indent=1, default=str).encode())
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(handle.name, out)
+    return rows
 
 
 if __name__ == "__main__":

@@ -45,10 +45,11 @@ class RankerConfig:
       pass over the days labelled since the last update. ``sampled``: ``finetune_steps`` random
       cross-sections of the window per month (the earlier behaviour).
     - ``head_init`` (default ``zero``): the score head starts at exactly 0, so a fresh ranker predicts 0
-      instead of the random head's mean -0.5 / spread 0.33 against labels of spread 0.05 (which the
-      MSE term then spends months undoing); ``small`` draws it with std 1e-3; ``random`` keeps
-      ``nn.Linear``'s default draw (the paper's code). Applied when the network is built and when
-      stage-1 weights are loaded (stage 1 never trains the head).
+      instead of the random head's mean -0.5 / spread 0.33, which the MSE term then spends steps
+      undoing: against ``label=rank_normal`` normal scores (spread about 1) the offset of 0.5 still costs,
+      and against ``label=raw`` 21-day returns (spread about 0.05) it is ten times the labels' spread;
+      ``small`` draws it with std 1e-3; ``random`` keeps ``nn.Linear``'s default draw (the paper's
+      code). Applied when the network is built and when stage-1 weights are loaded (stage 1 never trains the head).
     - ``ranking_loss`` (default ``margin_hinge``): the mean over ordered pairs with ``dr != 0`` of
       ``relu(M - dp * sign(dr))^2``, zero only when every pair is ordered as realised by at least the
       margin. ``printed`` is the paper's printed form ``ReLU((M - dp)^2 [dp*dr < 0])`` summed over both
@@ -106,7 +107,7 @@ class RankerConfig:
     pretrain: str = "auto"
     max_grad_norm: float = 1.0
     device: str = "auto"
-    torch_threads: int = 0  # CPU intra-op threads while the algorithm runs (0: torch's default); see below
+    torch_threads: int = 0  # CPU intra-op threads while the algorithm runs (0: torch's default); see above
     checkpoint_months: int = 12  # save the running state every this many monthly updates (and at the end)
     fresh_start: bool = False  # ignore the stored running state; the first save replaces it
     backbone_overrides: dict[str, Any] = field(default_factory=dict)

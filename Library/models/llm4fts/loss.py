@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-RANKING_TERMS = ("margin_hinge", "printed")
+from .config import RANKING_LOSSES
 
 
 def pairwise_ranking_loss(predicted: torch.Tensor, realised: torch.Tensor, margin: float) -> torch.Tensor:
@@ -44,5 +44,5 @@ def ranking_loss(predicted: torch.Tensor, realised: torch.Tensor, alpha: float, 
     elif term == "printed":
         ranking = pairwise_ranking_loss(predicted, realised, margin)
     else:
-        raise ValueError(f"unknown ranking term {term!r}: use one of {RANKING_TERMS}")
+        raise ValueError(f"unknown ranking term {term!r}: use one of {RANKING_LOSSES}")
     return alpha * ranking + beta * F.mse_loss(predicted, realised)

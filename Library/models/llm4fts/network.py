@@ -40,8 +40,9 @@ class LLM4FTSNetwork(nn.Module):
     @torch.no_grad()
     def reset_score_head(self, kind: str, seed: int) -> None:
         """``zero``: weights and bias 0, so a fresh ranker predicts exactly 0 and the first steps move
-        the head towards the labels' scale instead of undoing a random one (mean -0.5, spread 0.33 against
-        labels of spread 0.05 with the paper's init); ``small``: N(0, 1e-3) weights, bias 0, seeded;
+        the head towards the labels' scale instead of undoing a random one (mean -0.5, spread 0.33 with the
+        paper's init, against ``rank_normal`` labels of spread about 1, the default, or ``raw`` 21-day
+        returns of spread about 0.05); ``small``: N(0, 1e-3) weights, bias 0, seeded;
         ``random``: left as drawn (``nn.Linear``'s default, the paper's code)."""
         if kind == "random":
             return

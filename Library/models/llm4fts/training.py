@@ -184,21 +184,25 @@ class WalkForwardMonth:
 
 def walk_forward(ranker: LLM4FTSRanker, panel: PricePanel, index_close: pd.Series,
                  universes: dict[pd.Timestamp, list], top_fraction: float, progress: bool = False) -> pd.DataFrame:
-    """Each decision day: fine-tune on realised labels, predict, score against the next month's returns.
-    Predictions are made with rows up to the decision day's close; returns run to the next decision.
-    A decision whose returns run past the data is left out, not scored as a zero-return month."""
+    """Each decision day: fine-tune on realised labels, score the stocks as the algorithm trades them
+    (:func:`decision_scores`: the mean of the last ``prediction_days`` days' standardised predictions) with
+    rows up to the decision day's close, and measure against the returns to the next decision. The last
+    decision (no next one: its holding period is unknown) and a decision whose returns run past the data are
+    left out, not scored on a shorter return or as a zero-return month."""
     from .ranker import top_fraction as top_indices
 
     rows = []
     days = sorted(universes)
-    for day, following in tqdm(list(zip(days, days[1:] + [None])), desc="walk-forward", disable=not progress):
+    for day, following in tqdm(list(zip(days[:-1], days[1:])), desc="walk-forward", disable=not progress):
         row = panel.position(day)
         report = finetune_until(ranker, panel, index_close, row, universes[day])
-        horizon = (panel.position(following) - row) if following is not None else ranker.config.label_horizon_days
-        section, _, _ = cross_section(ranker, panel, index_close, row, universes[day], horizon)
+        section, members, _ = cross_section(ranker, panel, index_close, row, universes[day],
+                                            panel.position(following) - row)
         if section.returns is None or np.isfinite(section.returns).sum() < 3:
             continue  # the returns are not known yet (the data ends first): nothing to score
-        scores = ranker.predict(section)
+        traded, scored, _ = decision_scores(ranker, panel, index_close, row, universes[day],
+                                            ranker.config.prediction_days)
+        scores = pd.Series(traded, index=scored).reindex(members).to_numpy(float)
         ic, rank_ic = information_coefficients(scores, section.returns)
         top = top_indices(scores, top_fraction)
         realised = np.nan_to_num(section.returns, nan=0.0)

@@ -44,9 +44,11 @@ def trailing_returns(closes: pd.DataFrame, decision_time: dt.datetime, lookback_
 
     ``closes`` is indexed by bar end time (LEAN: 16:00 of the bar date), so at the 10:00 rebalance the day's
     own bar is excluded here even if a caller passed it; later rows are ignored too. Zero or missing closes
-    give missing returns, never infinite ones."""
+    give missing returns, never infinite ones, except a gap between two known closes (a halt): the last close
+    is carried over it, so the gap costs no return and the move across it counts once (without this one
+    missing bar erased two returns, and the move with them)."""
     known = closes.loc[closes.index <= pd.Timestamp(decision_time)]
-    returns = known.replace(0.0, np.nan).pct_change(fill_method=None).iloc[1:]
+    returns = known.replace(0.0, np.nan).ffill(limit_area="inside").pct_change(fill_method=None).iloc[1:]
     return returns.replace([np.inf, -np.inf], np.nan).iloc[-lookback_days:]
 
 
@@ -56,8 +58,9 @@ def usable_window(returns: pd.DataFrame, lookback_days: int, min_history: float)
     A column needs ``ceil(min_history * lookback_days)`` returns; a column that never moved (constant
     price, e.g. suspended) would get an infinite inverse volatility and is left out too. Missing returns
     of kept columns are usually leading (a stock that joined inside the window): the rows where every kept
-    column has a return are used; if that leaves fewer rows than one column needs (gaps scattered over
-    many columns), the gaps count as zero returns instead."""
+    column has a return are used; if that leaves fewer rows than one column needs, the columns with the
+    most missing returns are left out until it does not (zero-filling them instead would understate their
+    volatility, and inverse volatility and minimum variance would overweight exactly those stocks)."""
     window = returns.iloc[-lookback_days:]
     need = max(2, math.ceil(min_history * lookback_days))
     counts = window.notna().sum()
@@ -67,8 +70,11 @@ def usable_window(returns: pd.DataFrame, lookback_days: int, min_history: float)
     flat = [c for c, s in kept.std().items() if not s > FLAT]
     left_out.update({c: "no price movement in the window" for c in flat})
     kept = kept.drop(columns=flat)
-    complete = kept.dropna(how="any")
-    return (complete if len(complete) >= need else kept.fillna(0.0)), left_out
+    while len(kept.dropna(how="any")) < need and kept.shape[1] > 0:
+        gappiest = kept.isna().sum().idxmax()
+        left_out[gappiest] = f"gaps leave too few complete days in the {lookback_days}-day window"
+        kept = kept.drop(columns=[gappiest])
+    return kept.dropna(how="any"), left_out
 
 
 def _normalised(raw: np.ndarray, columns: pd.Index) -> pd.Series:
@@ -92,8 +98,9 @@ def _fit(estimator: Any, window: pd.DataFrame, notes: list[str]) -> pd.Series:
 
 
 def _allocate(returns: pd.DataFrame, config: RiskConfig, name: str,
-              build: Callable[[int], Any]) -> Allocation:
-    """Shared frame of the three risk-based allocators: clean window, one-stock case, fit, fallback."""
+              build: Callable[[int], Any], fallback: bool = True) -> Allocation:
+    """Shared frame of the three risk-based allocators: clean window, one-stock case, fit, and (``fallback``)
+    inverse volatility when the fit fails; the fallback itself has none and raises."""
     window, left_out = usable_window(returns, config.lookback_days, config.min_history)
     result = Allocation(pd.Series(dtype=float), left_out)
     if window.shape[1] <= 1:
@@ -102,7 +109,7 @@ def _allocate(returns: pd.DataFrame, config: RiskConfig, name: str,
     try:
         result.weights = _fit(build(window.shape[1]), window, result.notes)
     except Exception as exc:  # a solver or numerical failure: never stop the backtest over one month
-        if name == "inverse volatility":
+        if not fallback:
             raise
         end = f"{pd.Timestamp(window.index[-1]):%Y-%m-%d}" if len(window) else "?"
         result.warning = (f"{name} failed on the window ending {end} ({type(exc).__name__}: {exc}); "
@@ -123,7 +130,7 @@ def _cap(config: RiskConfig, assets: int) -> float:
 
 def inverse_volatility(returns: pd.DataFrame, config: RiskConfig) -> Allocation:
     """Weights proportional to 1 / (sample standard deviation of daily returns) (skfolio InverseVolatility)."""
-    return _allocate(returns, config, "inverse volatility", lambda n: InverseVolatility())
+    return _allocate(returns, config, "inverse volatility", lambda n: InverseVolatility(), fallback=False)
 
 
 def minimum_variance(returns: pd.DataFrame, config: RiskConfig) -> Allocation:
