@@ -26,7 +26,7 @@ def _compare(args: argparse.Namespace) -> int:
 
     result = compare(args.inputs, reference=args.reference, names=parse_names(args.name),
                      bootstrap_reps=args.bootstrap_reps)
-    out = write_report(result, args.out, argv=sys.argv)
+    out = write_report(result, args.out, argv=["python -m lean_local", *sys.argv[1:]])  # no machine path
     log.info("compared %d runs over %s..%s (%d trading days), reference %s; %d skipped",
              len(result.runs), result.dates[0].date(), result.dates[-1].date(), len(result.dates),
              result.reference.label, len(result.skipped))
