@@ -171,6 +171,20 @@ def test_quantbook_bar_count_over_old_data_is_empty_like_lean(market):
     assert list(window.loc[spy].index) == [close_of(d) for d in range(5)]
 
 
+def test_quantbook_history_takes_lean_keywords(market):
+    """``qb.history(spy, start=..., end=..., resolution=...)`` is how LEAN's Python notebooks often ask
+    (QuantBook inherits QCAlgorithm's overloads): the same names the algorithm takes, the same bars."""
+    qb = QuantBook(market)
+    spy = qb.add_equity("SPY").symbol
+    by_name = qb.history([spy], start=DAYS[0], end=DAYS[5], resolution=Resolution.DAILY)
+    by_position = qb.history([spy], DAYS[0], DAYS[5], Resolution.DAILY)
+    assert list(by_name.loc[spy].index) == [close_of(d) for d in range(5)]
+    pd.testing.assert_frame_equal(by_name, by_position)
+    pd.testing.assert_frame_equal(qb.history(symbols=[spy], start=DAYS[0], end=DAYS[5]), by_position)
+    with pytest.raises(TypeError, match="unexpected keyword"):
+        qb.history([spy], begin=DAYS[0], end=DAYS[5])
+
+
 def _history_calls(source: str) -> list[ast.Call]:
     return [n for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Call)
             and isinstance(n.func, ast.Attribute) and n.func.attr == "history"]

@@ -12,7 +12,7 @@ from typing import Any, Callable, Iterable
 import pandas as pd
 
 from .errors import StrictAttributes, UnsupportedMemberError
-from .history import history_request
+from .history import keyword_history_request
 from .object_store import ObjectStore
 from .orders import OrderTicket, PortfolioTarget, SizingSettings
 from .parameters import typed_parameter
@@ -252,21 +252,13 @@ class QCAlgorithm(StrictAttributes):
         forms go to ``history_request`` as they are; LEAN's keyword names (``tickers``/``symbol``/``symbols``,
         ``periods``/``span``/``start``+``end``, options) are put in the same order."""
         _unsupported_arguments("history", type=type, universe=universe, request=request, requests=requests)
-        keyed = [x for x in (tickers, symbol, symbols) if x is not None]
-        if keyed:
-            head, rest = keyed[0], list(args)
-        elif args:
-            head, rest = args[0], list(args[1:])
-        else:
-            raise UnsupportedMemberError("QCAlgorithm.history", "a request without symbols (every security)")
-        window = [x for x in (periods, span, start, end) if x is not None]
-        options = {k: v for k, v in (("resolution", resolution), ("fill_forward", fill_forward),
-                                     ("extended_market_hours", extended_market_hours),
-                                     ("data_mapping_mode", data_mapping_mode),
-                                     ("data_normalization_mode", data_normalization_mode),
-                                     ("contract_depth_offset", contract_depth_offset), ("flatten", flatten))
-                   if v is not None}
-        return history_request(self._engine.data, head, self._time, tuple(window + rest), options)
+        return keyword_history_request(
+            self._engine.data, self._time, args,
+            {"tickers": tickers, "symbol": symbol, "symbols": symbols, "periods": periods, "span": span,
+             "start": start, "end": end, "resolution": resolution, "fill_forward": fill_forward,
+             "extended_market_hours": extended_market_hours, "data_mapping_mode": data_mapping_mode,
+             "data_normalization_mode": data_normalization_mode, "contract_depth_offset": contract_depth_offset,
+             "flatten": flatten}, "QCAlgorithm")
 
     # --- trading ---
     def set_holdings(self, symbol: Any = None, percentage: float | None = None, liquidate_existing_holdings: bool = False,

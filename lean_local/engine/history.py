@@ -204,6 +204,30 @@ def _is_count(value: Any) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
+SYMBOL_KEYWORDS = ("tickers", "symbol", "symbols")
+WINDOW_KEYWORDS = ("periods", "span", "start", "end")
+
+
+def keyword_history_request(data: DataFolder, now: dt.datetime, args: tuple, kwargs: dict[str, Any],
+                            owner: str) -> pd.DataFrame:
+    """LEAN's history called with its keyword names (``tickers``/``symbol``/``symbols``, ``periods``/``span``/
+    ``start``+``end``, the options), as QCAlgorithm and QuantBook both take them: put back in positional order
+    for :func:`history_request`. A keyword left at ``None`` counts as not given (LEAN's defaults)."""
+    unknown = sorted(set(kwargs) - set(SYMBOL_KEYWORDS) - set(WINDOW_KEYWORDS) - set(OPTIONS))
+    if unknown:
+        raise TypeError(f"{owner}.history() got an unexpected keyword argument {unknown[0]!r}")
+    given = {name: value for name, value in kwargs.items() if value is not None}
+    keyed = [given.pop(name) for name in SYMBOL_KEYWORDS if name in given]
+    if keyed:
+        head, rest = keyed[0], list(args)
+    elif args:
+        head, rest = args[0], list(args[1:])
+    else:
+        raise UnsupportedMemberError(f"{owner}.history", "a request without symbols (every security)")
+    window = [given.pop(name) for name in WINDOW_KEYWORDS if name in given]
+    return history_request(data, head, now, tuple(window + rest), given)
+
+
 def history_request(data: DataFolder, symbols: Any, now: dt.datetime, args: tuple,
                     kwargs: dict[str, Any] | None = None) -> pd.DataFrame:
     """The argument forms of LEAN's ``history`` shared by QCAlgorithm and QuantBook:

@@ -19,7 +19,7 @@ import pandas as pd
 
 from .data_source import DataFolder
 from .errors import StrictAttributes
-from .history import history_request
+from .history import keyword_history_request
 from .project import find_cli_root, parse_lean_json
 from .object_store import configured_store
 from .securities import Security, SecurityManager
@@ -61,9 +61,11 @@ class QuantBook(StrictAttributes):
             raise NotImplementedError("QuantBook.add_equity: only daily data is available locally")
         return self.securities.add(Symbol(ticker, self._data.sid(ticker)))
 
-    def history(self, symbols: Any, *args: Any, **kwargs: Any) -> pd.DataFrame:
-        """LEAN's history at ``self.time`` (see ``history.py``): a bar count over old data is empty."""
-        return history_request(self._data, symbols, self.time, args, kwargs)
+    def history(self, symbols: Any = None, *args: Any, **kwargs: Any) -> pd.DataFrame:
+        """LEAN's history at ``self.time`` (see ``history.py``), positional or by LEAN's keyword names (QuantBook
+        inherits QCAlgorithm's overloads): a bar count over old data is empty."""
+        return keyword_history_request(self._data, self.time, args if symbols is None else (symbols, *args),
+                                       kwargs, "QuantBook")
 
 
 class _GlobalsMeta(type):
