@@ -46,8 +46,12 @@ def real_panel(dev_data, request, tmp_path_factory):
 
 
 def learned(real_panel, ic: float, seed: int, shuffle: bool = False, **changes):
+    """The harness's summary plus ``reached``: the best 3-month mean of the monthly rank correlation within
+    the 36 months (the issue's "reaches 0.7 within 36 months", averaged over 3 months so one lucky month
+    cannot meet it)."""
     months = planted_months(real_panel, ic, seed, signal="mean", shuffle=shuffle)
-    return summarise(run_planted(tiny_config(seed=seed, **changes), months))
+    frame = run_planted(tiny_config(seed=seed, **changes), months)
+    return summarise(frame) | {"reached": float(frame.rank_corr.rolling(3).mean().max())}
 
 
 def test_the_panel_is_36_months_of_real_features(real_panel):
@@ -65,11 +69,13 @@ def strong_runs(real_panel):
 
 
 def strong_criterion(runs) -> bool:
-    """The weights rank the signal with Spearman > 0.6 over the last 12 of 36 months on average over six
-    seeds, and > 0.45 in every seed. (0.7 in every seed would fail: measured 0.52-0.84 across seeds 1-6
-    with the tiny random backbone; see the report in models/allocator/planted.py's JSON.)"""
+    """In every seed the weights' rank correlation with the signal reaches 0.7 (as a 3-month mean) within the
+    36 months, and it holds: Spearman > 0.6 over the last 12 months on average over six seeds, > 0.45 in every
+    seed. Measured (seeds 1-6, tiny random backbone): 3-month best 0.72-0.87, first above 0.7 after 9-23
+    months; last 12 months 0.52-0.84 (a last-12 mean above 0.7 in every seed would fail); with the signal
+    shuffled the 3-month best is 0.08-0.19."""
     last12 = [r["last12_rank_corr"] for r in runs]
-    return float(np.mean(last12)) > 0.6 and min(last12) > 0.45
+    return all(r["reached"] > 0.7 for r in runs) and float(np.mean(last12)) > 0.6 and min(last12) > 0.45
 
 
 def realistic_criterion(runs) -> bool:
