@@ -114,6 +114,21 @@ def test_a_rerun_skips_finished_units(protocol_run):
     assert again["settings"]["frozen"]["monthly"]["ic"]["mean"] == pytest.approx(before)
 
 
+def test_publishing_one_model_keeps_the_other_models_section(protocol_run, tmp_path):
+    """``--model ranker`` after ``--model allocator``: protocol.md still reports the allocator (read back from its
+    published JSON), and the ranker's section is the new one."""
+    _, out, _ = protocol_run
+    for name in ("allocator.json", "ranker.json"):
+        (tmp_path / name).write_bytes((out / name).read_bytes())
+    ranker = json.loads((out / "ranker.json").read_text())
+    ranker["protocol"] = "a-new-run"
+    publish(tmp_path, {"ranker": ranker})
+    text = (tmp_path / "protocol.md").read_text()
+    assert "## allocator" in text and "## ranker" in text and "a-new-run" in text
+    assert json.loads((tmp_path / "ranker.json").read_text())["protocol"] == "a-new-run"
+    assert (tmp_path / "allocator.json").read_bytes() == (out / "allocator.json").read_bytes()
+
+
 def test_runner_backtests_give_the_fee_adjusted_active_return_over_the_report_window(tmp_path):
     from protocol_lib.report import runner_block
 

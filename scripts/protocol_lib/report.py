@@ -198,11 +198,17 @@ def environment() -> dict[str, Any]:
             "written": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
 
 
+MODELS = ("allocator", "ranker")
+
+
 def publish(target: Path, results: dict[str, dict]) -> None:
-    """``{model}.json`` and ``protocol.md``, each written atomically."""
+    """``{model}.json`` and ``protocol.md``, each written atomically. ``protocol.md`` covers every model with a
+    published report, so running one model keeps the other's section (its JSON is read back as published)."""
     for name, report in results.items():
         atomic_write_bytes(target / f"{name}.json", json.dumps(report, indent=1, default=str).encode())
-    atomic_write_bytes(target / "protocol.md", markdown(results).encode())
+    published = {name: results.get(name) or json.loads((target / f"{name}.json").read_text())
+                  for name in MODELS if name in results or (target / f"{name}.json").exists()}
+    atomic_write_bytes(target / "protocol.md", markdown(published).encode())
 
 
 def _f(x: Any, digits: int = 4) -> str:
