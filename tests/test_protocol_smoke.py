@@ -140,7 +140,8 @@ def test_runner_backtests_give_the_fee_adjusted_active_return_over_the_report_wi
         months = np.array([(d.year - 2013) * 12 + d.month for d in days], dtype=float)
         equity = 100_000 * monthly ** months
         pd.DataFrame({"date": days, "equity": equity, "benchmark": equity}).to_csv(folder / "equity.csv", index=False)
-        (folder / "statistics.json").write_text(json.dumps({"Total Fees": 12.5, "Sharpe Ratio": 1.0}))
+        (folder / "statistics.json").write_text(json.dumps(  # the runner's layout (lean_local/engine/statistics.py)
+            {"algorithm": {"Total Fees": 12.5, "Sharpe Ratio": 1.0}, "lean": {"Total Fees": "$12.50"}}))
     block = runner_block({"ranker": str(tmp_path / "model"), "baseline": str(tmp_path / "baseline")},
                          ("2014-01-01", "2014-04-30"), "ranker")
     active = block["active_vs_baseline_after_fees"]

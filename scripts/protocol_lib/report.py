@@ -148,7 +148,8 @@ def runner_block(runner: dict[str, str], bounds: tuple[str, str], model: str) ->
         equity = pd.read_csv(folder / "equity.csv", index_col="date", parse_dates=True)["equity"]
         month_end = equity.resample("ME").last()
         monthly[name] = window(month_end.pct_change().to_frame("r"), bounds)["r"].dropna()
-        stats = json.loads((folder / "statistics.json").read_text())
+        # the runner's statistics.json keeps its numbers under "algorithm" (LEAN's formatted strings under "lean")
+        stats = json.loads((folder / "statistics.json").read_text())["algorithm"]
         out[name] = {"folder": str(folder), "statistics": {k: stats.get(k) for k in (
             "Compounding Annual Return", "Sharpe Ratio", "Total Fees", "Drawdown", "Portfolio Turnover")
             if k in stats}, "mean_monthly": float(monthly[name].mean())}
