@@ -234,8 +234,10 @@ def test_two_worker_processes_match_one(setup, tmp_path):
     assert combination_name(parallel.rows[0].parameters) == combination_name(serial.rows[0].parameters)
 
 
-def test_ray_local_cluster(setup, tmp_path):
+def test_ray_local_cluster(setup, tmp_path, monkeypatch):
     project, data = setup
+    # Ray 2.53 warns that it will stop hiding accelerators from num_gpus=0 tasks; opt in now (no GPU here).
+    monkeypatch.setenv("RAY_ACCEL_ENV_VAR_OVERRIDE_ON_ZERO", "0")
     log = tmp_path / "runs.txt"
     result = run_optimization(_spec(project, data, log, ("0.5", "1", "0.5"), []), output=tmp_path / "ray",
                               ray_address="local", progress=False)
