@@ -156,6 +156,28 @@ def test_replay_holds_only_closed_months_up_to_its_capacity_and_changes_the_upda
     assert paper.replay.months == []
 
 
+def test_replay_accumulates_month_by_month_to_the_gradient_of_the_mean_loss():
+    """The replayed update backpropagates one month at a time (peak memory of one month's graph): its gradient
+    is the gradient of the mean month loss taken over one graph, and the loss it reports is that mean."""
+    learner = OnlineAllocator.from_config(tiny_config(replay_months=3, turnover_penalty=0.01))
+    run(learner, range(5))
+    batch = learner.replay.months[::-1]
+    assert len(batch) == 3
+    params = [p for p in learner.model.parameters() if p.requires_grad]
+    learner.model.train()
+    learner.optimizer.zero_grad(set_to_none=True)
+    mean = torch.stack([learner.month_loss(learner.model(m.features.float(), m.step_mask, m.present), m)
+                        for m in batch]).mean()
+    mean.backward()
+    one_graph = [p.grad.clone() for p in params]
+    learner.optimizer.zero_grad(set_to_none=True)
+    reported = learner._accumulate_gradients(batch)
+    assert reported == pytest.approx(float(mean), rel=1e-6)
+    for a, b in zip(one_graph, (p.grad for p in params)):
+        torch.testing.assert_close(b, a, rtol=1e-5, atol=1e-8)
+    assert any(float(g.abs().sum()) > 0 for g in one_graph)
+
+
 def test_the_lr_halves_every_half_life_of_months_learned():
     learner = OnlineAllocator.from_config(tiny_config(lr=0.02, lr_half_life_months=2.0))
     assert learner.current_lr() == pytest.approx(0.02)

@@ -284,3 +284,34 @@ def test_bad_symbols_are_left_out_with_a_reason_and_top_fraction_is_exact():
     assert "S3" not in windows.symbols and any("S3: missing" in p for p in windows.problems)
     assert np.isfinite(windows.values).all()
     assert sorted(top_fraction(np.array([0.1, 0.5, -0.2, 0.4, 0.0]), 0.4).tolist()) == [1, 3]
+
+
+# --- dropout: the same inverted dropout as nn.Dropout, its mask drawn the cheap way ---------------------------
+
+def test_mask_dropout_keeps_each_element_with_probability_one_minus_p_and_rescales():
+    from models.llm4fts.dropout import MaskDropout
+
+    layer = MaskDropout(0.2).train()
+    x = torch.full((1000, 1000), 3.0)
+    torch.manual_seed(0)
+    y = layer(x)
+    kept = y != 0
+    # 1e6 Bernoulli(0.8) draws: sd of the kept share 4e-4, so 0.8 +- 2e-3 is 5 sd
+    assert abs(kept.float().mean().item() - 0.8) < 2e-3
+    assert torch.allclose(y[kept], torch.tensor(3.0 / 0.8))
+    torch.manual_seed(0)
+    assert torch.equal(layer(x), y)  # seeded: the same mask
+    assert torch.equal(layer.eval()(x), x)  # eval: identity
+    assert torch.equal(MaskDropout(0.0).train()(x), x) and not MaskDropout(1.0).train()(x).any()
+    x.requires_grad_(True)
+    layer.train()(x).sum().backward()  # the gradient is the mask times 1 / (1 - p)
+    assert set(torch.unique(x.grad).tolist()) == {0.0, 1.0 / 0.8}
+
+
+def test_the_ranker_uses_mask_dropout_everywhere_with_the_configured_rate():
+    from models.llm4fts.dropout import MaskDropout
+
+    ranker = tiny_ranker()
+    dropouts = [m for m in ranker.network.modules() if isinstance(m, torch.nn.Dropout)]
+    assert dropouts and all(type(m) is MaskDropout and m.p == 0.2 for m in dropouts)
+    assert ranker.network.backbone.h[0].attn.attn_dropout.p == 0.2  # SDPA's own attention dropout keeps its rate

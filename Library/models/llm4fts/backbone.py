@@ -16,6 +16,7 @@ from ..errors import ModelSetupError
 from ..seeding import seeded_torch
 from ..weights_info import WeightsInfo
 from .config import RankerConfig
+from .dropout import use_mask_dropout
 
 GPT2_ARCHITECTURES: dict[str, dict[str, int]] = {
     "gpt2": {"n_embd": 768, "n_layer": 12, "n_head": 12},
@@ -57,7 +58,7 @@ def load_gpt2(config: RankerConfig) -> tuple[GPT2Model, WeightsInfo]:
         if config.gpt_width or config.backbone_overrides:
             size = f"{size or 'gpt2'} resized (n_embd {model.config.n_embd}, n_head {model.config.n_head})"
         info = WeightsInfo(config.model_id, "random", "random", size, config.seed, family="GPT-2")
-    return truncate(model, config.gpt_layers), info
+    return use_mask_dropout(truncate(model, config.gpt_layers)), info
 
 
 def build_random_gpt2(config: RankerConfig, **extra: Any) -> GPT2Model:

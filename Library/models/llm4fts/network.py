@@ -12,6 +12,7 @@ from torch import nn
 from transformers import GPT2Model
 
 from .config import RankerConfig
+from .dropout import MaskDropout
 from .patching import extract_patches, patch_starts
 from .wavelet import LearnableWavelet
 
@@ -32,7 +33,7 @@ class LLM4FTSNetwork(nn.Module):
             self.low_embedding = nn.Linear(config.patch_length, width)
             self.high_embedding = nn.Linear(config.patch_length, width)
             branches = 3
-        self.dropout = nn.Dropout(config.dropout)
+        self.dropout = MaskDropout(config.dropout)
         self.score_head = nn.Linear(channels * branches * width, 1)
         self.reset_score_head(config.head_init, config.seed)
         trim_positions(backbone, position_rows(config))
