@@ -172,7 +172,7 @@ def test_replay_accumulates_month_by_month_to_the_gradient_of_the_mean_loss():
     one_graph = [p.grad.clone() for p in params]
     learner.optimizer.zero_grad(set_to_none=True)
     reported = learner._accumulate_gradients(batch)
-    assert reported == pytest.approx(float(mean), rel=1e-6)
+    assert reported == pytest.approx(float(mean.detach()), rel=1e-6)
     for a, b in zip(one_graph, (p.grad for p in params)):
         torch.testing.assert_close(b, a, rtol=1e-5, atol=1e-8)
     assert any(float(g.abs().sum()) > 0 for g in one_graph)

@@ -9,8 +9,12 @@ deterministic; only the random stream differs from ``nn.Dropout``'s.
 """
 from __future__ import annotations
 
+from typing import TypeVar
+
 import torch
 from torch import nn
+
+M = TypeVar("M", bound=nn.Module)
 
 
 class MaskDropout(nn.Dropout):
@@ -23,7 +27,7 @@ class MaskDropout(nn.Dropout):
         return x * keep / (1.0 - self.p)
 
 
-def use_mask_dropout(module: nn.Module) -> nn.Module:
+def use_mask_dropout(module: M) -> M:
     """Replace every ``nn.Dropout`` below ``module`` by a :class:`MaskDropout` of the same ``p`` (dropout holds no
     parameters, so state dicts and checkpoints are unchanged). GPT-2's SDPA attention reads ``attn_dropout.p``
     and keeps its own fused dropout."""
