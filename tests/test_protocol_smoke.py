@@ -142,9 +142,15 @@ def test_runner_backtests_give_the_fee_adjusted_active_return_over_the_report_wi
         pd.DataFrame({"date": days, "equity": equity, "benchmark": equity}).to_csv(folder / "equity.csv", index=False)
         (folder / "statistics.json").write_text(json.dumps(  # the runner's layout (lean_local/engine/statistics.py)
             {"algorithm": {"Total Fees": 12.5, "Sharpe Ratio": 1.0}, "lean": {"Total Fees": "$12.50"}}))
+        (folder / "run.json").write_text(json.dumps({"status": "completed"}))  # the completion marker
+        pd.DataFrame(columns=["time", "symbol", "quantity", "price", "status", "lastFillTime",  # the runner's columns
+                              "orderFeeAmount"]).to_csv(folder / "orders.csv", index=False)
     block = runner_block({"ranker": str(tmp_path / "model"), "baseline": str(tmp_path / "baseline")},
                          ("2014-01-01", "2014-04-30"), "ranker")
     active = block["active_vs_baseline_after_fees"]
     assert active["n"] == 4 and active["mean"] == pytest.approx(0.01)  # Jan..Apr 2014 only, 2 % - 1 % a month
     assert block["ranker"]["statistics"]["Total Fees"] == 12.5
     assert runner_block({}, ("2014-01-01", "2014-04-30"), "ranker") is None
+    (tmp_path / "model" / "run.json").write_text(json.dumps({"status": "failed", "error": "killed"}))
+    with pytest.raises(SystemExit, match="status 'failed'"):  # a failed backtest is refused, not read
+        runner_block({"ranker": str(tmp_path / "model")}, ("2014-01-01", "2014-04-30"), "ranker")

@@ -63,7 +63,8 @@ class QuantBook(StrictAttributes):
 
     def history(self, symbols: Any = None, *args: Any, **kwargs: Any) -> pd.DataFrame:
         """LEAN's history at ``self.time`` (see ``history.py``), positional or by LEAN's keyword names (QuantBook
-        inherits QCAlgorithm's overloads): a bar count over old data is empty."""
+        inherits QCAlgorithm's overloads: ``public class QuantBook : QCAlgorithm``, Lean Research/QuantBook.cs L48):
+        a bar count over old data is empty."""
         return keyword_history_request(self._data, self.time, args if symbols is None else (symbols, *args),
                                        kwargs, "QuantBook")
 

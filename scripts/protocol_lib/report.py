@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from lean_local.compare.loading import load_run
 from lean_local.data.lean_format import atomic_write_bytes
 from models.evaluation import (active_return_summary, forward_returns, ic_summary, newey_west_t, rank_ic_series,
                                reversal_signals)
@@ -145,11 +146,13 @@ def runner_block(runner: dict[str, str], bounds: tuple[str, str], model: str) ->
         if name not in runner:
             continue
         folder = Path(runner[name])
-        equity = pd.read_csv(folder / "equity.csv", index_col="date", parse_dates=True)["equity"]
-        month_end = equity.resample("ME").last()
+        # the compare command's loader: only a completed run (its run.json marker) is read, never a failed one
+        run = load_run(folder, folder)
+        if run.problem:
+            raise SystemExit(f"--runner {name}={folder}: {run.problem}; rerun that backtest to completion")
+        month_end = run.loaded["equity"].resample("ME").last()
         monthly[name] = window(month_end.pct_change().to_frame("r"), bounds)["r"].dropna()
-        # the runner's statistics.json keeps its numbers under "algorithm" (LEAN's formatted strings under "lean")
-        stats = json.loads((folder / "statistics.json").read_text())["algorithm"]
+        stats = run.statistics.get("algorithm") or {}  # numbers; LEAN's formatted strings are under "lean"
         out[name] = {"folder": str(folder), "statistics": {k: stats.get(k) for k in (
             "Compounding Annual Return", "Sharpe Ratio", "Total Fees", "Drawdown", "Portfolio Turnover")
             if k in stats}, "mean_monthly": float(monthly[name].mean())}
